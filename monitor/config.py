@@ -1,0 +1,178 @@
+"""Settings: read once from the environment and `.env`, validated, then frozen.
+
+This is the only module that reads the environment. Every error names the variable and
+the value it got, so a typo in `.env` is fixed in one look.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import time
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+T = TypeVar("T")
+
+ACCESS_MODES = ("allowlist", "open")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A setting has a value this program cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = Path("data/monitor.db")
+    data_dir: Path = Path("data")
+    api_id: int | None = None
+    # Secrets stay out of repr() so a logged Settings object leaks nothing.
+    api_hash: str | None = field(default=None, repr=False)
+    bot_token: str | None = field(default=None, repr=False)
+    session_string: str | None = field(default=None, repr=False)
+    backfill_days: int = 30
+    catchup_minutes: int = 10
+    timezone: str = "UTC"
+    digest_time: time = time(8, 0)
+    admin_ids: frozenset[int] = frozenset()
+    access: str = "allowlist"
+    log_level: str = "INFO"
+    sentiment_lexicon: Path | None = None
+    sentiment_model: Path | None = None
+
+    def with_db(self, path: str | Path | None) -> Settings:
+        """The same settings with the database path a command line `--db` asked for."""
+        return self if path is None else replace(self, db_path=Path(path))
+
+
+def _integer(name: str, raw: str, minimum: int | None = None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _positive_id(name: str, raw: str) -> int:
+    return _integer(name, raw, minimum=1)
+
+
+def _timezone(name: str, raw: str) -> str:
+    zone = raw.strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone such as Europe/Berlin, got {raw!r}"
+        ) from None
+    return zone
+
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_clock(raw: str) -> time | None:
+    """`08:00` -> time(8, 0); anything else -> None. Shared with the bot's /subscribe."""
+    match = _CLOCK.fullmatch(raw.strip())
+    return time(int(match[1]), int(match[2])) if match else None
+
+
+def _clock(name: str, raw: str) -> time:
+    parsed = parse_clock(raw)
+    if parsed is None:
+        raise ConfigError(f"{name} must be a time of day as HH:MM, got {raw!r}")
+    return parsed
+
+
+def _id_list(name: str, raw: str) -> frozenset[int]:
+    parts = [part for part in re.split(r"[,\s]+", raw.strip()) if part]
+    return frozenset(_positive_id(name, part) for part in parts)
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        for option in options:
+            if value.lower() == option.lower():
+                return option
+        raise ConfigError(f"{name} must be one of {', '.join(options)}, got {raw!r}")
+
+    return parse
+
+
+def _existing_path(name: str, raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.exists():
+        raise ConfigError(f"{name} points to {raw!r}, which does not exist")
+    return path
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
+) -> Settings:
+    """Build Settings from `environ` (default: the process environment) over `.env`.
+
+    A variable set in the environment wins over the same one in `.env`; an empty value
+    counts as unset, so `TG_SESSION=` in a copied example file changes nothing.
+    """
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+
+    values: dict[str, object] = {}
+
+    def take(name: str, attr: str, parse: Callable[[str, str], T]) -> None:
+        raw = merged.get(name, "")
+        if raw.strip():
+            values[attr] = parse(name, raw)
+
+    take("DATA_DIR", "data_dir", _path)
+    take("DB_PATH", "db_path", _path)
+    if "db_path" not in values:
+        values["db_path"] = Path(values.get("data_dir", Settings.data_dir)) / "monitor.db"  # type: ignore[arg-type]
+    take("TG_API_ID", "api_id", _positive_id)
+    take("TG_API_HASH", "api_hash", _api_hash)
+    take("TG_BOT_TOKEN", "bot_token", _bot_token)
+    take("TG_SESSION", "session_string", _text)
+    take("BACKFILL_DAYS", "backfill_days", lambda n, r: _integer(n, r, minimum=0))
+    take("CATCHUP_MINUTES", "catchup_minutes", lambda n, r: _integer(n, r, minimum=1))
+    take("TIMEZONE", "timezone", _timezone)
+    take("DIGEST_TIME", "digest_time", _clock)
+    take("ADMIN_IDS", "admin_ids", _id_list)
+    take("ACCESS", "access", _choice(ACCESS_MODES))
+    take("LOG_LEVEL", "log_level", _choice(LOG_LEVELS))
+    take("SENTIMENT_LEXICON", "sentiment_lexicon", _existing_path)
+    take("SENTIMENT_MODEL", "sentiment_model", _existing_path)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _api_hash(name: str, raw: str) -> str:
+    value = raw.strip()
+    # The value itself is a secret: the message describes it without quoting it.
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", value):
+        raise ConfigError(f"{name} must be the 32 hexadecimal characters from my.telegram.org")
+    return value
+
+
+def _bot_token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", value):
+        raise ConfigError(f"{name} must look like 123456:ABC... as given by @BotFather")
+    return value

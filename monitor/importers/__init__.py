@@ -1,0 +1,1 @@
+"""Importers of archives made outside the collector."""

@@ -1,0 +1,302 @@
+"""Reading Telegram Desktop exports (`result.json`), streamed so memory stays flat.
+
+Two shapes exist: the export of one chat (`{name, type, id, messages: [...]}`) and the
+export of a whole account (`{..., chats: {list: [{name, type, id, messages}]}, left_chats: ...}`).
+Messages are built one at a time from ijson's event stream and converted to Post here;
+nothing else in the project knows the export format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Protocol
+
+import ijson
+
+from monitor.models import Post
+
+CHANNEL_TYPES = frozenset({"public_channel", "private_channel"})
+_CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
+_MESSAGE_PREFIXES = {f"{p}.messages.item".lstrip("."): p for p in _CHAT_PREFIXES}
+_CHAT_FIELDS = {
+    f"{p}.{key}".lstrip("."): (p, key) for p in _CHAT_PREFIXES for key in ("name", "type", "id")
+}
+_CHAT_STARTS = {p for p in _CHAT_PREFIXES if p}
+
+# The export's own names for media, mapped to ours; the first key a message has wins.
+_MEDIA_KEYS = (
+    ("photo", "photo"),
+    ("poll", "poll"),
+    ("location_information", "location"),
+    ("contact_information", "contact"),
+    ("game_title", "game"),
+    ("invoice_information", "invoice"),
+)
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ExportFormatError(ValueError):
+    """The file cannot be read as an export from this point on."""
+
+
+class MessageError(ValueError):
+    """One message has a field this importer cannot use."""
+
+
+@dataclass(frozen=True)
+class ExportChat:
+    id: int
+    title: str
+    type: str
+
+    @property
+    def is_channel(self) -> bool:
+        return self.type in CHANNEL_TYPES
+
+
+@dataclass
+class _ChatDraft:
+    name: str | None = None
+    type: str | None = None
+    id: int | None = None
+
+    def chat(self) -> ExportChat:
+        if self.id is None:
+            raise ExportFormatError(
+                "a chat's messages come before its id, so they cannot be placed"
+            )
+        return ExportChat(self.id, self.name or str(self.id), self.type or "unknown")
+
+
+def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]:
+    """Yield (chat, raw message) in file order. ExportFormatError when the file is no export
+    or ends early; messages yielded before that stay valid."""
+    drafts: dict[str, _ChatDraft] = {"": _ChatDraft()}
+    builder: Any = None
+    builder_prefix = ""
+    depth = 0
+    saw_messages = False
+    events = ijson.parse(stream, use_float=True)
+    try:
+        first = next(events, None)
+        if first is None or first[1] != "start_map":
+            raise ExportFormatError(
+                "it is not a Telegram Desktop export (no JSON object at the top)"
+            )
+        for prefix, event, value in events:
+            if builder is not None:
+                builder.event(event, value)
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth == 0:
+                        chat = drafts[builder_prefix].chat()
+                        yield chat, builder.value
+                        builder = None
+                continue
+            if event == "start_map" and prefix in _MESSAGE_PREFIXES:
+                saw_messages = True
+                builder_prefix = _MESSAGE_PREFIXES[prefix]
+                builder = ijson.ObjectBuilder()
+                builder.event(event, value)
+                depth = 1
+            elif event == "start_map" and prefix in _CHAT_STARTS:
+                drafts[prefix] = _ChatDraft()
+            elif prefix in _CHAT_FIELDS and event in ("string", "number"):
+                chat_prefix, key = _CHAT_FIELDS[prefix]
+                _set_chat_field(drafts.setdefault(chat_prefix, _ChatDraft()), key, value)
+    except ijson.IncompleteJSONError:
+        raise ExportFormatError("the file ends in the middle of the JSON (truncated?)") from None
+    except ijson.JSONError as error:
+        raise ExportFormatError(f"it is not valid JSON ({_short(error)})") from None
+    if not saw_messages and not drafts[""].id and "chats.list.item" not in drafts:
+        raise ExportFormatError("it is not a Telegram Desktop export (it has no 'messages' list)")
+
+
+def _set_chat_field(draft: _ChatDraft, key: str, value: Any) -> None:
+    if key == "id":
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise ExportFormatError(f"the chat id {value!r} is not a whole number")
+        draft.id = int(value)
+    elif key == "name":
+        draft.name = str(value)
+    else:
+        draft.type = str(value)
+
+
+def _short(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:120]
+
+
+# ---- one message -> Post -----------------------------------------------------------------
+
+
+def _int(raw: dict[str, Any], key: str, required: bool = False) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise MessageError(f"'{key}' is missing")
+        return None
+    if isinstance(value, bool):
+        raise MessageError(f"'{key}' should be a number, got {value!r}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, int | float) and int(value) == value:
+        return int(value)
+    raise MessageError(f"'{key}' should be a number, got {_preview(value)}")
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _timestamp(raw: dict[str, Any], key: str, required: bool = False) -> datetime | None:
+    seconds = _int(raw, key, required)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MessageError(f"'{key}' is not a possible time: {seconds}") from None
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _text_and_entities(raw: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The plain text and its entities with Telegram's UTF-16 offsets."""
+    parts = raw.get("text_entities")
+    if parts is None:
+        text = raw.get("text", "")
+        if isinstance(text, str):
+            return text, []
+        parts = text
+    if not isinstance(parts, list):
+        raise MessageError(f"'text' should be a string or a list, got {_preview(parts)}")
+    pieces: list[str] = []
+    entities: list[dict[str, Any]] = []
+    offset = 0
+    for part in parts:
+        if isinstance(part, str):
+            piece, kind, extra = part, "plain", {}
+        elif isinstance(part, dict) and isinstance(part.get("text", ""), str):
+            piece, kind = part.get("text", ""), str(part.get("type", "plain"))
+            extra = {
+                k: part[k] for k in ("href", "user_id", "document_id", "language") if k in part
+            }
+        else:
+            raise MessageError(f"a text part should be a string or an object, got {_preview(part)}")
+        length = _utf16_len(piece)
+        if kind != "plain" and length:
+            entities.append({"type": kind, "offset": offset, "length": length, **extra})
+        pieces.append(piece)
+        offset += length
+    return "".join(pieces), entities
+
+
+def _media_type(raw: dict[str, Any]) -> str | None:
+    for key, name in _MEDIA_KEYS:
+        if key in raw:
+            return name
+    if isinstance(raw.get("media_type"), str):
+        return str(raw["media_type"])
+    if "file" in raw:
+        return "document"
+    return None
+
+
+def _reactions(raw: dict[str, Any]) -> dict[str, int] | None:
+    items = raw.get("reactions")
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise MessageError(f"'reactions' should be a list, got {_preview(items)}")
+    totals: dict[str, int] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise MessageError(f"a reaction should be an object, got {_preview(item)}")
+        count = _int(item, "count", required=True) or 0
+        kind = item.get("type")
+        if kind == "emoji":
+            key = str(item.get("emoji", "?"))
+        elif kind == "custom_emoji":
+            key = f"custom:{item.get('document_id', '?')}"
+        else:
+            key = str(kind or "other")
+        totals[key] = totals.get(key, 0) + count
+    return totals
+
+
+def _optional_str(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise MessageError(f"'{key}' should be text, got {_preview(value)}")
+
+
+def _peer_id(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if not isinstance(value, str):
+        return None
+    digits = value.lstrip("abcdefghijklmnopqrstuvwxyz")
+    return int(digits) if digits.isdigit() else None
+
+
+def message_id_of(raw: Any) -> Any:
+    return raw.get("id") if isinstance(raw, dict) else None
+
+
+def to_post(channel_id: int, raw: Any) -> Post | None:
+    """The Post for one raw export message; None for service messages. MessageError when a
+    field has a type the export format does not allow."""
+    if not isinstance(raw, dict):
+        raise MessageError(f"a message should be an object, got {_preview(raw)}")
+    if raw.get("type", "message") == "service":
+        return None
+    message_id = _int(raw, "id", required=True)
+    assert message_id is not None
+    if message_id <= 0:
+        raise MessageError(f"'id' should be positive, got {message_id}")
+    date = _timestamp(raw, "date_unixtime")
+    if date is None:
+        raise MessageError("'date_unixtime' is missing (exports made before 2021 lack it)")
+    text, entities = _text_and_entities(raw)
+    return Post(
+        channel_id=channel_id,
+        message_id=message_id,
+        date=date,
+        text=text,
+        entities=entities,
+        edit_date=_timestamp(raw, "edited_unixtime"),
+        media_type=_media_type(raw),
+        forward_from=_optional_str(raw, "forwarded_from"),
+        forward_from_id=_peer_id(raw, "forwarded_from_id"),
+        reply_to=_int(raw, "reply_to_message_id"),
+        post_author=_optional_str(raw, "author"),
+        reactions=_reactions(raw),
+    )
+
+
+class CountingReader:
+    """A binary file that counts what has been read, for a progress bar on huge exports."""
+
+    def __init__(self, handle: IO[bytes], on_read: Callable[[int], None] | None = None) -> None:
+        self._handle = handle
+        self._on_read = on_read
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.position += len(data)
+        if self._on_read is not None:
+            self._on_read(self.position)
+        return data

@@ -1,0 +1,158 @@
+"""The project's own plain data types. Nothing here knows about Telethon or SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc(dt: datetime) -> datetime:
+    """The same instant as an aware UTC datetime; naive values are taken as UTC already."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def post_url(channel_id: int, username: str | None, message_id: int) -> str:
+    """The public link to a post; channels without a username get the t.me/c/ form."""
+    if username:
+        return f"https://t.me/{username}/{message_id}"
+    return f"https://t.me/c/{channel_id}/{message_id}"
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What a source (export file or Telegram) tells us about a channel."""
+
+    id: int
+    title: str
+    username: str | None = None
+    access_hash: int | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel as the archive holds it."""
+
+    id: int
+    title: str
+    username: str | None
+    added_at: datetime
+    added_by: str
+    active: bool
+    access_hash: int | None = None
+    high_water: int = 0
+    backfill_state: str = "none"
+    last_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"@{self.username}" if self.username else self.title
+
+
+@dataclass(frozen=True)
+class Post:
+    """One channel message, in the form every source is converted to."""
+
+    channel_id: int
+    message_id: int
+    date: datetime
+    text: str = ""
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    edit_date: datetime | None = None
+    media_type: str | None = None
+    forward_from: str | None = None
+    forward_from_id: int | None = None
+    reply_to: int | None = None
+    grouped_id: int | None = None
+    post_author: str | None = None
+    views: int | None = None
+    forwards: int | None = None
+    replies: int | None = None
+    reactions: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    """A post with what the text pipeline derived from it, ready for the store."""
+
+    post: Post
+    lemmas: str
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What one write did: new posts, posts with a new revision, posts already known."""
+
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: StoreCounts) -> StoreCounts:
+        return StoreCounts(
+            self.new + other.new,
+            self.revised + other.revised,
+            self.unchanged + other.unchanged,
+        )
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """A post read back from the archive, with its channel's names for display."""
+
+    id: int
+    channel_id: int
+    channel_username: str | None
+    channel_title: str
+    message_id: int
+    date: datetime
+    text: str
+    edit_date: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def url(self) -> str:
+        return post_url(self.channel_id, self.channel_username, self.message_id)
+
+    @property
+    def channel_label(self) -> str:
+        return f"@{self.channel_username}" if self.channel_username else self.channel_title
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    post: StoredPost
+    # The extract shown for the hit: pieces of text, True where the query matched.
+    snippet: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    channel_id: int
+    label: str
+    posts: int
+    first_post: datetime | None
+    last_post: datetime | None
+    deleted: int
+    revised: int
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place where a channel's stored history no longer matches its hashes."""
+
+    channel_id: int
+    channel_label: str
+    message_id: int
+    revision_id: int | None
+    reason: str
+
+    def describe(self) -> str:
+        where = f"revision {self.revision_id} of " if self.revision_id else ""
+        return (
+            f"{where}message {self.message_id} in {self.channel_label} "
+            f"(channel id {self.channel_id}): {self.reason}"
+        )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,13 @@
+"""The archive. Every SQL statement of the project lives in this package."""
+
+from monitor.store.base import StoreError
+from monitor.store.channels import ChannelsMixin
+from monitor.store.posts import EXPORT_COLUMNS, PostsMixin
+from monitor.store.search import SearchMixin, SearchOrder
+
+
+class Store(ChannelsMixin, PostsMixin, SearchMixin):
+    """The SQLite archive: channels, posts, revisions, metrics and the search index."""
+
+
+__all__ = ["EXPORT_COLUMNS", "SearchOrder", "Store", "StoreError"]

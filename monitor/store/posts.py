@@ -1,0 +1,355 @@
+"""Posts, their revisions and hash chain, metrics; export, statistics and verification reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.integrity import revision_hash
+from monitor.models import ChainBreak, ChannelStats, PreparedPost, StoreCounts, post_url
+from monitor.store.base import StoreBase, chunks, from_db, placeholders, to_db
+
+_POST_COLUMNS = (
+    "channel_id, message_id, date, edit_date, text, entities, media_type, forward_from, "
+    "forward_from_id, reply_to, grouped_id, post_author, views, forwards, replies, reactions, "
+    "reactions_detail, lemmas, first_seen_at, updated_at"
+)
+
+# Export columns, in the order CSV files get them (documented in the README).
+EXPORT_COLUMNS = (
+    "channel_id", "channel", "message_id", "url", "date", "edit_date", "deleted_at", "text",
+    "entities", "media_type", "forward_from", "forward_from_id", "reply_to", "grouped_id",
+    "post_author", "views", "forwards", "replies", "reactions", "reactions_detail",
+    "first_seen_at", "updated_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Known:
+    text: str
+    edit_date: str | None
+    date: str
+
+
+def _sort_key(edit_date: str | None) -> str:
+    return edit_date or ""
+
+
+class PostsMixin(StoreBase):
+    async def store_posts(
+        self, channel_id: int, items: Sequence[PreparedPost], seen_at: datetime
+    ) -> StoreCounts:
+        """Store posts of one channel in one transaction, keyed by message id.
+
+        A post seen before is not stored again; a changed text or edit date adds a revision
+        and keeps the old one; a version older than the one held (an old export imported
+        after live collection) is kept as history without replacing the current text.
+        """
+        seen = to_db(seen_at)
+        counts = StoreCounts()
+        async with self.write() as db:
+            head = await self._scalar("SELECT chain_head FROM channels WHERE id = ?", (channel_id,))
+            if head is None:
+                raise ValueError(f"channel {channel_id} is not in the archive")
+            known = await self._known(channel_id, [item.post.message_id for item in items])
+            new_posts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            metric_updates: list[tuple[Any, ...]] = []
+            revisions: list[tuple[Any, ...]] = []
+            for item in items:
+                post = item.post
+                date, edit = to_db(post.date), to_db(post.edit_date)
+                assert date is not None
+                current = known.get(post.message_id)
+                if current is None:
+                    new_posts.append(_post_row(item, seen))
+                elif current.text == post.text and current.edit_date == edit:
+                    if _has_metrics(item):
+                        metric_updates.append(_metric_row(item, seen))
+                    counts += StoreCounts(unchanged=1)
+                    continue
+                elif _sort_key(edit) >= _sort_key(current.edit_date):
+                    updates.append(
+                        (post.text, edit, json.dumps(post.entities, ensure_ascii=False),
+                         item.lemmas, seen, channel_id, post.message_id)
+                    )  # fmt: skip
+                    if _has_metrics(item):
+                        metric_updates.append(_metric_row(item, seen))
+                elif await self._has_revision(channel_id, post.message_id, post.text, edit):
+                    counts += StoreCounts(unchanged=1)
+                    continue
+                prev, base_date = head, current.date if current else date
+                head = revision_hash(prev, channel_id, post.message_id, base_date, post.text, edit)
+                revisions.append(
+                    (channel_id, post.message_id, base_date, post.text, edit, seen, prev, head)
+                )
+                if current is None:
+                    counts += StoreCounts(new=1)
+                    known[post.message_id] = _Known(post.text, edit, date)
+                else:
+                    counts += StoreCounts(revised=1)
+                    if _sort_key(edit) >= _sort_key(current.edit_date):
+                        known[post.message_id] = _Known(post.text, edit, current.date)
+            await db.executemany(
+                f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(20)})", new_posts
+            )
+            await db.executemany(
+                "UPDATE posts SET text = ?, edit_date = ?, entities = ?, lemmas = ?, "
+                "updated_at = ? WHERE channel_id = ? AND message_id = ?",
+                updates,
+            )
+            await db.executemany(
+                "UPDATE posts SET views = coalesce(?, views), forwards = coalesce(?, forwards), "
+                "replies = coalesce(?, replies), reactions = coalesce(?, reactions), "
+                "reactions_detail = coalesce(?, reactions_detail), updated_at = ? "
+                "WHERE channel_id = ? AND message_id = ?",
+                metric_updates,
+            )
+            await db.executemany(
+                "INSERT INTO post_revisions (channel_id, message_id, date, text, edit_date, "
+                "seen_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                revisions,
+            )
+            await db.execute("UPDATE channels SET chain_head = ? WHERE id = ?", (head, channel_id))
+        return counts
+
+    async def _known(self, channel_id: int, message_ids: list[int]) -> dict[int, _Known]:
+        known: dict[int, _Known] = {}
+        for part in chunks(sorted(set(message_ids))):
+            rows = await self._db.execute_fetchall(
+                "SELECT message_id, text, edit_date, date FROM posts "
+                f"WHERE channel_id = ? AND message_id IN ({placeholders(len(part))})",
+                (channel_id, *part),
+            )
+            for message_id, text, edit_date, date in rows:
+                known[message_id] = _Known(text, edit_date, date)
+        return known
+
+    async def _has_revision(
+        self, channel_id: int, message_id: int, text: str, edit_date: str | None
+    ) -> bool:
+        return bool(
+            await self._scalar(
+                "SELECT 1 FROM post_revisions WHERE channel_id = ? AND message_id = ? "
+                "AND text = ? AND edit_date IS ?",
+                (channel_id, message_id, text, edit_date),
+            )
+        )
+
+    # ---- reading back ---------------------------------------------------------------------
+
+    async def post_count(self) -> int:
+        return int(await self._scalar("SELECT count(*) FROM posts"))
+
+    async def revision_count(self) -> int:
+        return int(await self._scalar("SELECT count(*) FROM post_revisions"))
+
+    async def channel_stats(self) -> list[ChannelStats]:
+        rows = await self._rows(
+            """
+            SELECT c.id, c.username, c.title,
+                   count(p.id) AS posts, min(p.date) AS first_post, max(p.date) AS last_post,
+                   count(p.deleted_at) AS deleted,
+                   (SELECT count(*) FROM (SELECT 1 FROM post_revisions r WHERE r.channel_id = c.id
+                     GROUP BY r.message_id HAVING count(*) > 1)) AS revised
+            FROM channels c LEFT JOIN posts p ON p.channel_id = c.id
+            GROUP BY c.id ORDER BY posts DESC, c.id
+            """
+        )
+        return [
+            ChannelStats(
+                channel_id=row["id"],
+                label=f"@{row['username']}" if row["username"] else row["title"],
+                posts=row["posts"],
+                first_post=from_db(row["first_post"]),
+                last_post=from_db(row["last_post"]),
+                deleted=row["deleted"],
+                revised=row["revised"],
+            )
+            for row in rows
+        ]
+
+    async def export_posts(
+        self,
+        channel_ids: Sequence[int] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        with_revisions: bool = False,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every stored field of each post, ordered by channel and message id, streamed."""
+        where, params = _post_filter(channel_ids, since, until)
+        revisions = (
+            self._stream(
+                "SELECT r.channel_id, r.message_id, r.text, r.edit_date, r.seen_at, r.hash "
+                f"FROM post_revisions r JOIN posts p USING (channel_id, message_id) {where} "
+                "ORDER BY r.channel_id, r.message_id, r.id",
+                params,
+            )
+            if with_revisions
+            else None
+        )
+        pending: sqlite3.Row | None = None
+        async for row in self._stream(
+            "SELECT p.*, c.username, c.title FROM posts p JOIN channels c ON c.id = p.channel_id "
+            f"{where} ORDER BY p.channel_id, p.message_id",
+            params,
+        ):
+            record = _export_record(row)
+            if revisions is not None:
+                history: list[dict[str, Any]] = []
+                key = (row["channel_id"], row["message_id"])
+                while True:
+                    if pending is None:
+                        pending = await anext(revisions, None)
+                        if pending is None:
+                            break
+                    if (pending["channel_id"], pending["message_id"]) != key:
+                        break
+                    history.append(
+                        {
+                            "text": pending["text"],
+                            "edit_date": _iso(pending["edit_date"]),
+                            "seen_at": _iso(pending["seen_at"]),
+                            "hash": pending["hash"],
+                        }
+                    )
+                    pending = None
+                record["revisions"] = history
+            yield record
+
+    async def chain(self, channel_id: int) -> AsyncIterator[sqlite3.Row]:
+        async for row in self._stream(
+            "SELECT id, message_id, date, text, edit_date, prev_hash, hash FROM post_revisions "
+            "WHERE channel_id = ? ORDER BY id",
+            (channel_id,),
+        ):
+            yield row
+
+    async def verify_channel(self, channel_id: int, label: str) -> ChainBreak | None:
+        """Recompute one channel's chain; the first revision or post that does not fit."""
+        head = ""
+        async for row in self.chain(channel_id):
+            expected = revision_hash(
+                head, channel_id, row["message_id"], row["date"], row["text"], row["edit_date"]
+            )
+            if row["prev_hash"] != head or row["hash"] != expected:
+                reason = (
+                    "a revision before it was removed or reordered"
+                    if row["prev_hash"] != head
+                    else "its stored text or dates no longer match its hash"
+                )
+                return ChainBreak(channel_id, label, row["message_id"], row["id"], reason)
+            head = row["hash"]
+        stored_head = await self._scalar(
+            "SELECT chain_head FROM channels WHERE id = ?", (channel_id,)
+        )
+        if stored_head != head:
+            last = await self._scalar(
+                "SELECT message_id FROM post_revisions WHERE channel_id = ? ORDER BY id DESC LIMIT 1",
+                (channel_id,),
+            )
+            return ChainBreak(channel_id, label, last or 0, None, "revisions after it were removed")
+        mismatch = await self._rows(
+            """
+            SELECT p.message_id FROM posts p
+            WHERE p.channel_id = ? AND p.text IS NOT (
+                SELECT r.text FROM post_revisions r
+                WHERE r.channel_id = p.channel_id AND r.message_id = p.message_id
+                ORDER BY coalesce(r.edit_date, '') DESC, r.id DESC LIMIT 1)
+            ORDER BY p.message_id LIMIT 1
+            """,
+            (channel_id,),
+        )
+        if mismatch:
+            return ChainBreak(
+                channel_id, label, mismatch[0]["message_id"], None,
+                "its current text differs from its latest hashed revision",
+            )  # fmt: skip
+        return None
+
+
+def _post_row(item: PreparedPost, seen: str | None) -> tuple[Any, ...]:
+    post = item.post
+    return (
+        post.channel_id, post.message_id, to_db(post.date), to_db(post.edit_date), post.text,
+        json.dumps(post.entities, ensure_ascii=False), post.media_type, post.forward_from,
+        post.forward_from_id, post.reply_to, post.grouped_id, post.post_author, post.views,
+        post.forwards, post.replies, _reaction_total(post.reactions),
+        _reaction_detail(post.reactions), item.lemmas, seen, seen,
+    )  # fmt: skip
+
+
+def _metric_row(item: PreparedPost, seen: str | None) -> tuple[Any, ...]:
+    post = item.post
+    return (
+        post.views, post.forwards, post.replies, _reaction_total(post.reactions),
+        _reaction_detail(post.reactions), seen, post.channel_id, post.message_id,
+    )  # fmt: skip
+
+
+def _has_metrics(item: PreparedPost) -> bool:
+    post = item.post
+    return any(v is not None for v in (post.views, post.forwards, post.replies, post.reactions))
+
+
+def _reaction_total(reactions: dict[str, int] | None) -> int | None:
+    return None if reactions is None else sum(reactions.values())
+
+
+def _reaction_detail(reactions: dict[str, int] | None) -> str | None:
+    return None if reactions is None else json.dumps(reactions, ensure_ascii=False)
+
+
+def _post_filter(
+    channel_ids: Sequence[int] | None, since: datetime | None, until: datetime | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if channel_ids is not None:
+        clauses.append(f"p.channel_id IN ({placeholders(len(channel_ids))})")
+        params.extend(channel_ids)
+    if since is not None:
+        clauses.append("p.date >= ?")
+        params.append(to_db(since))
+    if until is not None:
+        clauses.append("p.date < ?")
+        params.append(to_db(until))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _iso(value: str | None) -> str | None:
+    moment = from_db(value)
+    return None if moment is None else moment.isoformat()
+
+
+def _export_record(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "channel_id": row["channel_id"],
+        "channel": row["username"] or row["title"],
+        "message_id": row["message_id"],
+        "url": post_url(row["channel_id"], row["username"], row["message_id"]),
+        "date": _iso(row["date"]),
+        "edit_date": _iso(row["edit_date"]),
+        "deleted_at": _iso(row["deleted_at"]),
+        "text": row["text"],
+        "entities": json.loads(row["entities"]),
+        "media_type": row["media_type"],
+        "forward_from": row["forward_from"],
+        "forward_from_id": row["forward_from_id"],
+        "reply_to": row["reply_to"],
+        "grouped_id": row["grouped_id"],
+        "post_author": row["post_author"],
+        "views": row["views"],
+        "forwards": row["forwards"],
+        "replies": row["replies"],
+        "reactions": row["reactions"],
+        "reactions_detail": json.loads(row["reactions_detail"])
+        if row["reactions_detail"]
+        else None,
+        "first_seen_at": _iso(row["first_seen_at"]),
+        "updated_at": _iso(row["updated_at"]),
+    }

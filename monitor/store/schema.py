@@ -1,0 +1,116 @@
+"""The schema as numbered migrations. A migration, once released, is never edited: a change
+is a new entry at the end. `PRAGMA user_version` holds the number of the last one applied."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "archive",
+        """
+        CREATE TABLE schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        );
+
+        CREATE TABLE channels (
+            id INTEGER PRIMARY KEY,              -- Telegram channel id (without the -100 prefix)
+            access_hash INTEGER,
+            username TEXT,
+            title TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL,              -- 'import', 'cli' or a Telegram user id
+            active INTEGER NOT NULL DEFAULT 0,   -- 1 while the collector follows it
+            high_water INTEGER NOT NULL DEFAULT 0,  -- highest message id stored by the collector
+            backfill_state TEXT NOT NULL DEFAULT 'none',
+            chain_head TEXT NOT NULL DEFAULT '', -- hash of the channel's latest revision
+            last_error TEXT,
+            last_error_at TEXT
+        );
+        CREATE UNIQUE INDEX channels_username ON channels (lower(username))
+            WHERE username IS NOT NULL;
+
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL REFERENCES channels (id),
+            message_id INTEGER NOT NULL,
+            date TEXT NOT NULL,                  -- UTC, 'YYYY-MM-DD HH:MM:SS'
+            edit_date TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            entities TEXT NOT NULL DEFAULT '[]', -- JSON: [{type, offset, length, url?}], UTF-16 offsets
+            media_type TEXT,
+            forward_from TEXT,
+            forward_from_id INTEGER,
+            reply_to INTEGER,
+            grouped_id INTEGER,
+            post_author TEXT,
+            views INTEGER,
+            forwards INTEGER,
+            replies INTEGER,
+            reactions INTEGER,                   -- total of all reactions
+            reactions_detail TEXT,               -- JSON: {emoji: count}
+            lemmas TEXT NOT NULL DEFAULT '',     -- the text pipeline's output, what search indexes
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT,
+            UNIQUE (channel_id, message_id)
+        );
+        CREATE INDEX posts_date ON posts (date);
+        CREATE INDEX posts_channel_date ON posts (channel_id, date);
+
+        CREATE TABLE post_revisions (
+            id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            date TEXT NOT NULL,
+            text TEXT NOT NULL,
+            edit_date TEXT,
+            seen_at TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            FOREIGN KEY (channel_id, message_id) REFERENCES posts (channel_id, message_id)
+        );
+        CREATE INDEX post_revisions_post ON post_revisions (channel_id, message_id);
+
+        CREATE TABLE post_metrics (
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            captured_at TEXT NOT NULL,
+            views INTEGER,
+            forwards INTEGER,
+            replies INTEGER,
+            reactions INTEGER,
+            PRIMARY KEY (channel_id, message_id, captured_at),
+            FOREIGN KEY (channel_id, message_id) REFERENCES posts (channel_id, message_id)
+        );
+
+        -- Full-text index over the lemma sequence. The pre-tokenised text only needs
+        -- splitting on spaces; '#', '@' and '_' stay inside terms.
+        CREATE VIRTUAL TABLE posts_fts USING fts5 (
+            lemmas, content='posts', content_rowid='id', tokenize="ascii tokenchars '#@_'"
+        );
+        CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+            INSERT INTO posts_fts (rowid, lemmas) VALUES (new.id, new.lemmas);
+        END;
+        CREATE TRIGGER posts_fts_update AFTER UPDATE OF lemmas ON posts BEGIN
+            INSERT INTO posts_fts (posts_fts, rowid, lemmas) VALUES ('delete', old.id, old.lemmas);
+            INSERT INTO posts_fts (rowid, lemmas) VALUES (new.id, new.lemmas);
+        END;
+        CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+            INSERT INTO posts_fts (posts_fts, rowid, lemmas) VALUES ('delete', old.id, old.lemmas);
+        END;
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,68 @@
+"""Full-text search over the lemma index. The MATCH expression comes from monitor.search,
+which quotes every user term; this module only runs it with the filters bound as values."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from monitor.models import StoredPost
+from monitor.store.base import StoreBase, StoreError, from_db, placeholders, to_db
+
+SearchOrder = Literal["relevance", "date"]
+
+
+def _stored_post(row: sqlite3.Row) -> StoredPost:
+    date = from_db(row["date"])
+    assert date is not None
+    return StoredPost(
+        id=row["id"],
+        channel_id=row["channel_id"],
+        channel_username=row["username"],
+        channel_title=row["title"],
+        message_id=row["message_id"],
+        date=date,
+        text=row["text"],
+        edit_date=from_db(row["edit_date"]),
+        deleted_at=from_db(row["deleted_at"]),
+    )
+
+
+class SearchMixin(StoreBase):
+    async def search_posts(
+        self,
+        match: str,
+        channel_ids: Sequence[int] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order: SearchOrder = "relevance",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[StoredPost]:
+        clauses = ["posts_fts MATCH ?"]
+        params: list[object] = [match]
+        if channel_ids is not None:
+            clauses.append(f"p.channel_id IN ({placeholders(len(channel_ids))})")
+            params.extend(channel_ids)
+        if since is not None:
+            clauses.append("p.date >= ?")
+            params.append(to_db(since))
+        if until is not None:
+            clauses.append("p.date < ?")
+            params.append(to_db(until))
+        ordering = "posts_fts.rank" if order == "relevance" else "p.date DESC, p.id DESC"
+        sql = (
+            "SELECT p.id, p.channel_id, c.username, c.title, p.message_id, p.date, p.text, "
+            "p.edit_date, p.deleted_at FROM posts_fts "
+            "JOIN posts p ON p.id = posts_fts.rowid JOIN channels c ON c.id = p.channel_id "
+            f"WHERE {' AND '.join(clauses)} ORDER BY {ordering} LIMIT ? OFFSET ?"
+        )
+        params.extend((limit, offset))
+        try:
+            rows = await self._rows(sql, params)
+        except sqlite3.OperationalError as error:
+            # The parser only emits quoted terms, so this is a bug, not bad input: say so plainly.
+            raise StoreError(f"the search index could not run this query ({error})") from None
+        return [_stored_post(row) for row in rows]

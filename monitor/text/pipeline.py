@@ -1,0 +1,96 @@
+"""Text -> the lemma sequence the index, search, watchlists and analysis all share.
+
+Tokens are found on the original text, so their offsets can highlight a snippet; each raw
+token is cleaned, homoglyph-folded and lemmatised once and cached, because a corpus repeats a
+small vocabulary (per-token work is then one dictionary look-up).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.text.lemmas import Lemmatizer
+from monitor.text.normalise import APOSTROPHES, COMBINING, INVISIBLE, clean, fold_homoglyphs
+
+_WORD_CHAR = f"[\\w{INVISIBLE}{COMBINING}]"
+_TOKEN = re.compile(
+    rf"(?P<url>(?:https?://|www\.|t\.me/)\S+)"
+    rf"|(?P<tag>[#@]{_WORD_CHAR}+)"
+    rf"|(?P<word>{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*)",
+    re.IGNORECASE,
+)
+_NOT_WORD = re.compile(r"[\W_]+")
+_STRIP_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHES))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A word of the original text: where it stands and the index terms it yields."""
+
+    start: int
+    end: int
+    terms: tuple[str, ...]
+
+
+class TextPipeline:
+    def __init__(self, lemmatizer: Lemmatizer | None = None, cache_size: int = 300_000) -> None:
+        self.lemmatizer = lemmatizer or Lemmatizer()
+        self._terms = lru_cache(maxsize=cache_size)(self._terms_of)
+
+    def _word(self, raw: str) -> str | None:
+        word = fold_homoglyphs(clean(raw).translate(_STRIP_APOSTROPHES))
+        if not _NOT_WORD.sub("", word):
+            return None
+        return word
+
+    def _terms_of(self, raw: str) -> tuple[str, ...]:
+        if raw[0] in "#@":
+            body = self._word(raw[1:])
+            if body is None:
+                return ()
+            if raw[0] == "@":
+                return ("@" + body,)
+            # A hashtag is indexed as itself and as its word, so #Бахмут is found by Бахмут.
+            return ("#" + body, self.lemmatizer.lemma(body))
+        word = self._word(raw)
+        return () if word is None else (self.lemmatizer.lemma(word),)
+
+    def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        for match in _TOKEN.finditer(text):
+            if match.lastgroup != "url":
+                yield match
+
+    def lemmas(self, text: str) -> list[str]:
+        """The index terms of `text` in order (links left out)."""
+        terms: list[str] = []
+        for match in self._matches(text):
+            terms.extend(self._terms(match.group()))
+        return terms
+
+    def index_text(self, text: str) -> str:
+        return " ".join(self.lemmas(text))
+
+    def tokens(self, text: str) -> list[Token]:
+        """Tokens with their offsets in `text`, for highlighting and context windows."""
+        found = []
+        for match in self._matches(text):
+            terms = self._terms(match.group())
+            if terms:
+                found.append(Token(match.start(), match.end(), terms))
+        return found
+
+    def query_terms(self, text: str) -> list[tuple[str, ...]]:
+        """The words of a query, each with every lemma it may stand for (indexed one first)."""
+        result: list[tuple[str, ...]] = []
+        for match in self._matches(text):
+            raw = match.group()
+            if raw[0] in "#@":
+                result.extend((term,) for term in self._terms(raw)[:1])
+                continue
+            word = self._word(raw)
+            if word is not None:
+                result.append(self.lemmatizer.lemma_options(word))
+        return result
