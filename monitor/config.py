@@ -109,7 +109,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
 
 
 def _existing_path(name: str, raw: str) -> Path:
-    path = Path(raw.strip()).expanduser()
+    path = _path(name, raw)
     if not path.exists():
         raise ConfigError(f"{name} points to {raw!r}, which does not exist")
     return path
@@ -120,7 +120,12 @@ def _text(name: str, raw: str) -> str:
 
 
 def _path(name: str, raw: str) -> Path:
-    return Path(raw.strip()).expanduser()
+    if "\x00" in raw:
+        raise ConfigError(f"{name} must be a file path, got {raw!r}")
+    try:
+        return Path(raw.strip()).expanduser()
+    except RuntimeError:  # ~user of a user this machine does not have
+        raise ConfigError(f"{name} names a home folder that does not exist: {raw!r}") from None
 
 
 def load_settings(

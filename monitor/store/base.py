@@ -99,6 +99,8 @@ class StoreBase:
     async def _configure(self) -> None:
         try:
             await self._db.execute("PRAGMA busy_timeout = 10000")
+            await self._check_version()
+            # Switching to WAL rewrites the header, so it comes only after the checks.
             if str(self.path) != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
@@ -106,7 +108,7 @@ class StoreBase:
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} cannot be used as a database: {error}") from None
 
-    async def _migrate(self) -> None:
+    async def _check_version(self) -> None:
         version = await self._scalar("PRAGMA user_version")
         if version > LATEST_VERSION:
             raise StoreError(
@@ -119,6 +121,9 @@ class StoreBase:
             raise StoreError(
                 f"{self.path} is an SQLite database of another program; it was left untouched"
             )
+
+    async def _migrate(self) -> None:
+        version = await self._scalar("PRAGMA user_version")
         for migration in MIGRATIONS:
             if migration.version <= version:
                 continue

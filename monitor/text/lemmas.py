@@ -67,7 +67,8 @@ class Lemmatizer:
             return (first,)
         options = [first]
         for parse in self._morph.parse(word):
+            # Guesses for words the dictionary lacks (Байден -> байти) would only add noise.
             lemma = str(parse.normal_form).replace("ё", "е")
-            if lemma not in options:
+            if parse.is_known and lemma not in options:
                 options.append(lemma)
         return tuple(options)

@@ -1,0 +1,101 @@
+"""Shared fixtures. Sockets beyond loopback are refused for the whole suite by pytest-socket
+(`--allow-hosts` in pyproject.toml), so a test that would reach Telegram fails instead."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.models import ChannelInfo, Post
+from monitor.store import Store
+from monitor.text import TextPipeline
+
+T0 = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def pipeline() -> TextPipeline:
+    return TextPipeline()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "archive.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def channel(store: Store, clock: Clock) -> ChannelInfo:
+    info = ChannelInfo(id=1001, title="Тестовый канал", username="testchan")
+    await store.save_channel(info, "test", clock())
+    return info
+
+
+def make_post(message_id: int, text: str = "", channel_id: int = 1001, **fields: Any) -> Post:
+    fields.setdefault("date", T0 + timedelta(minutes=message_id))
+    return Post(channel_id=channel_id, message_id=message_id, text=text, **fields)
+
+
+def export_message(
+    message_id: int, text: Any = "", when: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A message as Telegram Desktop writes it."""
+    moment = when or T0 + timedelta(minutes=message_id)
+    message: dict[str, Any] = {
+        "id": message_id,
+        "type": "message",
+        "date": moment.strftime("%Y-%m-%dT%H:%M:%S"),
+        "date_unixtime": str(int(moment.timestamp())),
+        "from": "Тестовый канал",
+        "from_id": "channel1001",
+        "text": text,
+    }
+    message.update(extra)
+    return message
+
+
+def channel_export(messages: list[dict[str, Any]], chat_id: int = 1001, name: str = "Тестовый канал",
+                   chat_type: str = "public_channel") -> dict[str, Any]:  # fmt: skip
+    return {"name": name, "type": chat_type, "id": chat_id, "messages": messages}
+
+
+WriteExport = Callable[..., Path]
+
+
+@pytest.fixture
+def write_export(tmp_path: Path) -> WriteExport:
+    """Write an export object as result.json in a folder of its own; returns the file."""
+    counter = iter(range(1_000_000))
+
+    def write(export: Any, name: str = "result.json") -> Path:
+        folder = tmp_path / f"export{next(counter)}"
+        folder.mkdir()
+        path = folder / name
+        path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,181 @@
+"""The command line as a user runs it: exit codes, output formats, one-sentence errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+
+SAMPLE = Path(str(resources.files("monitor.sample").joinpath("sample_export.json")))
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No .env or settings of the developer's leak into these tests."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DB_PATH", "DATA_DIR", "TIMEZONE", "TG_API_ID", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "cli.db")
+    assert run("import", str(SAMPLE), "--db", path)[0] == 0
+    return path
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("import", "search", "channels", "export", "verify", "stats", "demo"):
+        assert command in text
+
+
+def test_default_database_is_created_under_data(tmp_path: Path) -> None:
+    code, out, _ = run("import", str(SAMPLE))
+    assert code == 0
+    assert (tmp_path / "data" / "monitor.db").is_file()
+    assert "12 new posts" in out
+
+
+def test_a_bad_setting_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_API_ID", "abc")
+    code, _, err = run("stats")
+    assert code == 2
+    assert err.strip() == "error: TG_API_ID must be an integer, got 'abc'"
+
+
+def test_dotenv_in_the_working_folder_is_read(tmp_path: Path, db: str) -> None:
+    (tmp_path / ".env").write_text(f"DB_PATH={db}\nTIMEZONE=Europe/Moscow\n")
+    code, out, _ = run("stats")
+    assert code == 0
+    assert "MSK" in out and "Фронтовая сводка" in out
+
+
+def test_import_twice_adds_nothing(db: str) -> None:
+    code, out, _ = run("import", str(SAMPLE), "--db", db)
+    assert code == 0
+    assert "0 new posts" in out and "12 already stored" in out
+
+
+def test_search_json(db: str) -> None:
+    code, out, _ = run("search", "Трамп", "--json", "--db", db, "--order", "date")
+    assert code == 0
+    hits = json.loads(out)
+    assert [h["message_id"] for h in hits] == [107, 106, 203, 102]
+    assert set(hits[0]) >= {"channel", "channel_id", "message_id", "date", "url", "snippet", "text"}
+    assert hits[0]["date"] == "2024-11-07T10:20:00+00:00"
+    assert hits[0]["url"] == "https://t.me/c/1700000001/107"
+    assert "**Трампом**" in hits[0]["snippet"]
+
+
+def test_search_text_and_filters(db: str) -> None:
+    code, out, _ = run(
+        "search", "санкции", "--channel", "1700000002", "--since", "2024-11-04", "--db", db
+    )
+    assert code == 0
+    assert "https://t.me/c/1700000002/202" in out and "1700000001" not in out
+    code, out, _ = run("search", "Путин", "--db", db)
+    assert (code, out.strip()) == (0, "No posts match.")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["search", "и", "в"], 1, "error: The query has only very common words"),
+        (["search", "x" * 10_000], 1, "error: The query is 10,000 characters long"),
+        (
+            ["search", "Трамп", "--channel", "@nobodyhere"],
+            1,
+            "No archived channel is called @nobodyhere",
+        ),
+        (["search", "Трамп", "--since", "yesterday"], 2, "--since: needs a date as YYYY-MM-DD"),
+        (["search", "Трамп", "--limit", "0"], 2, "expected a number above 0"),
+        (["export", "--format", "xml"], 2, "invalid choice"),
+        (["import", "/nonexistent/result.json"], 1, "no such file or folder"),
+    ],
+)
+def test_bad_input_is_one_clear_sentence(
+    db: str, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str
+) -> None:
+    try:
+        got, _, err = run(*argv, "--db", db)
+    except SystemExit as exited:  # argparse reports usage errors itself
+        got, err = int(exited.code or 0), capsys.readouterr().err
+    assert got == code
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n" * 100)
+    code, _, err = run("stats", "--db", str(path))
+    assert code == 1
+    assert "is not an SQLite database" in err
+    assert path.read_text() == "hello\n" * 100
+
+
+def test_export_jsonl_and_csv_hold_every_field(db: str) -> None:
+    code, out, _ = run("export", "--format", "jsonl", "--revisions", "--db", db)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 12
+    edited = next(r for r in records if r["message_id"] == 106)
+    assert edited["edit_date"] == "2024-11-06T09:00:00+00:00"
+    assert edited["revisions"][0]["hash"] and edited["revisions"][0]["text"] == edited["text"]
+    bold = next(r for r in records if r["message_id"] == 102)
+    assert bold["entities"] == [{"type": "bold", "offset": 35, "length": 5}]
+    reacted = next(r for r in records if r["message_id"] == 103)
+    assert reacted["reactions"] == 44 and reacted["reactions_detail"] == {"👍": 41, "🤡": 3}
+
+    code, out, _ = run("export", "--format", "csv", "--channel", "1700000002", "--db", db)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 5
+    assert {r["channel_id"] for r in rows} == {"1700000002"}
+    assert rows[3]["post_author"] == "Редакция"
+
+
+def test_verify_passes_then_names_the_altered_post(db: str) -> None:
+    code, out, _ = run("verify", "--db", db)
+    assert code == 0 and out.startswith("OK: 2 channel(s), 12 revisions")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE post_revisions SET text = 'подделка' WHERE message_id = 106")
+    code, _, err = run("verify", "--db", db)
+    assert code == 1
+    assert "ALTERED: revision" in err and "message 106 in Фронтовая сводка" in err
+
+
+def test_stats_and_channels_json(db: str) -> None:
+    code, out, _ = run("stats", "--json", "--db", db)
+    stats = json.loads(out)
+    assert code == 0
+    assert stats["totals"] == {"channels": 2, "posts": 12, "deleted": 0, "revised": 0}
+    code, out, _ = run("channels", "list", "--json", "--db", db)
+    channels = json.loads(out)
+    assert code == 0
+    assert {c["id"]: c["posts"] for c in channels} == {1700000001: 7, 1700000002: 5}
+    assert all(c["active"] is False for c in channels)
+
+
+def test_demo_runs_offline() -> None:
+    code, out, _ = run("demo")
+    assert code == 0
+    assert "**Трампом**" in out
+    assert "**мирных** **переговорах**" in out
+    assert "OK: 2 channel(s)" in out
