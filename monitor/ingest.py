@@ -15,9 +15,16 @@ def prepare(post: Post, pipeline: TextPipeline) -> PreparedPost:
 
 
 async def ingest(
-    store: Store, pipeline: TextPipeline, channel_id: int, posts: Sequence[Post], now: datetime
+    store: Store,
+    pipeline: TextPipeline,
+    channel_id: int,
+    posts: Sequence[Post],
+    now: datetime,
+    high_water: int | None = None,
 ) -> StoreCounts:
-    """Run the text pipeline over `posts` of one channel and store them in one transaction."""
-    if not posts:
+    """Run the text pipeline over `posts` of one channel and store them in one transaction
+    (with the channel's new high-water mark, when the posts come from reading it in order)."""
+    if not posts and high_water is None:
         return StoreCounts()
-    return await store.store_posts(channel_id, [prepare(post, pipeline) for post in posts], now)
+    prepared = [prepare(post, pipeline) for post in posts]
+    return await store.store_posts(channel_id, prepared, now, high_water)

@@ -43,6 +43,9 @@ class Channel:
     high_water: int = 0
     backfill_state: str = "none"
     last_error: str | None = None
+    backfill_since: datetime | None = None
+    state: str = "ok"
+    last_read_at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -69,6 +72,17 @@ class Post:
     forwards: int | None = None
     replies: int | None = None
     reactions: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class MetricSnapshot:
+    channel_id: int
+    message_id: int
+    captured_at: datetime
+    views: int | None
+    forwards: int | None
+    replies: int | None
+    reactions: int | None
 
 
 @dataclass(frozen=True)

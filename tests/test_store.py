@@ -11,7 +11,7 @@ import pytest
 from monitor.ingest import ingest
 from monitor.models import ChannelInfo, StoreCounts
 from monitor.store import Store, StoreError
-from monitor.store.schema import LATEST_VERSION
+from monitor.store.schema import LATEST_VERSION, MIGRATIONS
 from monitor.text import TextPipeline
 from tests.conftest import T0, Clock, make_post
 
@@ -23,7 +23,7 @@ async def test_new_archive_has_schema_wal_and_foreign_keys(tmp_path: Path) -> No
         assert await store._scalar("PRAGMA journal_mode") == "wal"
         assert await store._scalar("PRAGMA foreign_keys") == 1
         names = {r[0] for r in await store._rows("SELECT name FROM schema_migrations")}
-        assert names == {"archive"}
+        assert names == {migration.name for migration in MIGRATIONS}
     async with await Store.open(path) as store:  # reopening applies nothing twice
         assert await store._scalar("SELECT count(*) FROM schema_migrations") == LATEST_VERSION
 

@@ -2,11 +2,12 @@
 
 from monitor.store.base import StoreError
 from monitor.store.channels import ChannelsMixin
+from monitor.store.collection import CollectionMixin
 from monitor.store.posts import EXPORT_COLUMNS, PostsMixin
 from monitor.store.search import SearchMixin, SearchOrder
 
 
-class Store(ChannelsMixin, PostsMixin, SearchMixin):
+class Store(ChannelsMixin, CollectionMixin, PostsMixin, SearchMixin):
     """The SQLite archive: channels, posts, revisions, metrics and the search index."""
 
 

@@ -9,7 +9,7 @@ from monitor.models import Channel, ChannelInfo
 from monitor.store.base import StoreBase, from_db, to_db
 
 
-def _channel(row: sqlite3.Row) -> Channel:
+def channel_from_row(row: sqlite3.Row) -> Channel:
     added_at = from_db(row["added_at"])
     assert added_at is not None
     return Channel(
@@ -23,6 +23,9 @@ def _channel(row: sqlite3.Row) -> Channel:
         high_water=row["high_water"],
         backfill_state=row["backfill_state"],
         last_error=row["last_error"],
+        backfill_since=from_db(row["backfill_since"]),
+        state=row["state"],
+        last_read_at=from_db(row["last_read_at"]),
     )
 
 
@@ -62,14 +65,14 @@ class ChannelsMixin(StoreBase):
 
     async def channel(self, channel_id: int) -> Channel | None:
         rows = await self._rows("SELECT * FROM channels WHERE id = ?", (channel_id,))
-        return _channel(rows[0]) if rows else None
+        return channel_from_row(rows[0]) if rows else None
 
     async def channel_by_username(self, username: str) -> Channel | None:
         rows = await self._rows(
             "SELECT * FROM channels WHERE lower(username) = lower(?)", (username.lstrip("@"),)
         )
-        return _channel(rows[0]) if rows else None
+        return channel_from_row(rows[0]) if rows else None
 
     async def channels(self) -> list[Channel]:
         rows = await self._rows("SELECT * FROM channels ORDER BY lower(coalesce(username, title))")
-        return [_channel(row) for row in rows]
+        return [channel_from_row(row) for row in rows]

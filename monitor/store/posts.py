@@ -41,13 +41,19 @@ def _sort_key(edit_date: str | None) -> str:
 
 class PostsMixin(StoreBase):
     async def store_posts(
-        self, channel_id: int, items: Sequence[PreparedPost], seen_at: datetime
+        self,
+        channel_id: int,
+        items: Sequence[PreparedPost],
+        seen_at: datetime,
+        high_water: int | None = None,
     ) -> StoreCounts:
         """Store posts of one channel in one transaction, keyed by message id.
 
         A post seen before is not stored again; a changed text or edit date adds a revision
         and keeps the old one; a version older than the one held (an old export imported
         after live collection) is kept as history without replacing the current text.
+        `high_water`, when given, raises the channel's high-water mark in the same
+        transaction, so a restart never skips posts it believes stored.
         """
         seen = to_db(seen_at)
         counts = StoreCounts()
@@ -114,7 +120,10 @@ class PostsMixin(StoreBase):
                 "seen_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 revisions,
             )
-            await db.execute("UPDATE channels SET chain_head = ? WHERE id = ?", (head, channel_id))
+            await db.execute(
+                "UPDATE channels SET chain_head = ?, high_water = max(high_water, ?) WHERE id = ?",
+                (head, high_water or 0, channel_id),
+            )
         return counts
 
     async def _known(self, channel_id: int, message_ids: list[int]) -> dict[int, _Known]:

@@ -113,4 +113,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        2,
+        "collection",
+        """
+        ALTER TABLE channels ADD COLUMN backfill_since TEXT;  -- oldest date the backfill reads
+        ALTER TABLE channels ADD COLUMN state TEXT NOT NULL DEFAULT 'ok';
+            -- ok, renamed, inaccessible or gone (silence is judged from the posts)
+        ALTER TABLE channels ADD COLUMN last_read_at TEXT;    -- last successful read
+        CREATE INDEX post_metrics_captured ON post_metrics (captured_at);
+        CREATE INDEX posts_deleted ON posts (deleted_at) WHERE deleted_at IS NOT NULL;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
