@@ -46,6 +46,7 @@ class Channel:
     backfill_since: datetime | None = None
     state: str = "ok"
     last_read_at: datetime | None = None
+    last_error_at: datetime | None = None
 
     @property
     def label(self) -> str:

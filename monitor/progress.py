@@ -30,6 +30,10 @@ class ProgressBar:
         self._stream.flush()
         self._drawn = True
 
+    def posts(self, done: int, total: int) -> None:
+        """Progress counted in posts rather than bytes."""
+        self.update(done, total, done)
+
     def finish(self) -> None:
         if self._drawn:
             self._stream.write("\r\033[K")

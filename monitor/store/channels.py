@@ -26,6 +26,7 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
         backfill_since=from_db(row["backfill_since"]),
         state=row["state"],
         last_read_at=from_db(row["last_read_at"]),
+        last_error_at=from_db(row["last_error_at"]),
     )
 
 

@@ -33,14 +33,19 @@ class CollectionMixin(StoreBase):
 
     async def set_backfill_state(self, channel_id: int, state: str) -> None:
         async with self.write() as db:
-            await db.execute("UPDATE channels SET backfill_state = ? WHERE id = ?", (state, channel_id))
+            await db.execute(
+                "UPDATE channels SET backfill_state = ? WHERE id = ?", (state, channel_id)
+            )
 
     async def record_read(self, channel_id: int, now: datetime) -> None:
-        """A read of the channel succeeded: it is reachable again, whatever it was before."""
+        """A read of the channel succeeded: a channel that was unreachable is reachable again
+        (a rename stays on record: health shows it for a week)."""
         async with self.write() as db:
             await db.execute(
-                "UPDATE channels SET last_read_at = ?, state = 'ok', last_error = NULL, "
-                "last_error_at = NULL WHERE id = ?",
+                "UPDATE channels SET last_read_at = ?, "
+                "last_error = CASE WHEN state = 'renamed' THEN last_error END, "
+                "last_error_at = CASE WHEN state = 'renamed' THEN last_error_at END, "
+                "state = CASE WHEN state = 'renamed' THEN state ELSE 'ok' END WHERE id = ?",
                 (to_db(now), channel_id),
             )
 
@@ -53,10 +58,19 @@ class CollectionMixin(StoreBase):
                 (state, error, to_db(now), channel_id),
             )
 
-    async def rename_channel(self, channel_id: int, username: str | None, title: str) -> None:
+    async def rename_channel(
+        self, channel_id: int, username: str | None, title: str, note: str, now: datetime
+    ) -> None:
         async with self.write() as db:
+            if username:
+                await db.execute(
+                    "UPDATE channels SET username = NULL WHERE lower(username) = lower(?) AND id != ?",
+                    (username, channel_id),
+                )
             await db.execute(
-                "UPDATE channels SET username = ?, title = ? WHERE id = ?", (username, title, channel_id)
+                "UPDATE channels SET username = ?, title = ?, state = 'renamed', last_error = ?, "
+                "last_error_at = ? WHERE id = ?",
+                (username, title, note, to_db(now), channel_id),
             )
 
     async def recent_message_ids(self, channel_id: int, since: datetime) -> list[int]:

@@ -9,10 +9,12 @@ or arrived while the process was down, is read on the next pass and stored exact
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from telethon import TelegramClient, errors, events, utils
@@ -30,7 +32,12 @@ from monitor.text import TextPipeline
 log = logging.getLogger(__name__)
 
 PAGE = 100  # Telegram's largest history page
-METRIC_MILESTONES = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
+METRIC_MILESTONES = (
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(hours=24),
+    timedelta(hours=72),
+)
 Progress = Callable[[int, int], None]  # posts read so far, posts expected
 
 
@@ -108,7 +115,9 @@ class Collector:
                     raise
         if ref.username:
             try:
-                return await self.pacer.call("resolve", lambda: self.client.get_entity(ref.username))
+                return await self.pacer.call(
+                    "resolve", lambda: self.client.get_entity(ref.username)
+                )
             except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError, ValueError):
                 raise ChannelError(f"No channel is called @{ref.username} on Telegram.") from None
         try:
@@ -124,7 +133,9 @@ class Collector:
         try:
             entity = await self._resolve(ref_text)
         except errors.ChannelPrivateError:
-            raise ChannelError(f"{ref_text} is private: the account needs an invite link first.") from None
+            raise ChannelError(
+                f"{ref_text} is private: the account needs an invite link first."
+            ) from None
         except errors.ChannelInvalidError:
             raise ChannelError(f"{ref_text} no longer exists on Telegram.") from None
         if isinstance(entity, types.User):
@@ -139,14 +150,18 @@ class Collector:
         if existing is not None and existing.active:
             raise ChannelError(f"{existing.label} is already followed.")
         try:
-            await self.pacer.call("join", lambda: self.client(functions.channels.JoinChannelRequest(entity)))
+            await self.pacer.call(
+                "join", lambda: self.client(functions.channels.JoinChannelRequest(entity))
+            )
         except errors.ChannelsTooMuchError:
             raise ChannelError(
                 "The account already follows 500 channels, Telegram's limit; "
                 "follow more with a second account."
             ) from None
         except errors.ChannelPrivateError:
-            raise ChannelError(f"{ref_text} is private: the account needs an invite link first.") from None
+            raise ChannelError(
+                f"{ref_text} is private: the account needs an invite link first."
+            ) from None
         days = self.backfill_days if days is None else days
         now = self.clock.now()
         await self.store.save_channel(info, self.added_by, now)
@@ -171,10 +186,15 @@ class Collector:
             raise ChannelError(f"{ref} is not followed.")
         if channel.access_hash is not None:
             peer = types.InputChannel(channel.id, channel.access_hash)
-            try:
-                await self.pacer.call("join", lambda: self.client(functions.channels.LeaveChannelRequest(peer)))
-            except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.UserNotParticipantError):
-                pass  # gone or already left: following stops all the same
+            # Gone or already left: following stops all the same.
+            with contextlib.suppress(
+                errors.ChannelPrivateError,
+                errors.ChannelInvalidError,
+                errors.UserNotParticipantError,
+            ):
+                await self.pacer.call(
+                    "join", lambda: self.client(functions.channels.LeaveChannelRequest(peer))
+                )
         await self.store.unfollow_channel(channel.id)
         self._following.pop(channel.id, None)
         return channel
@@ -211,11 +231,12 @@ class Collector:
 
     async def _page(self, peer: Any, high_water: int, since: datetime | None) -> Any:
         if high_water:
-            request = lambda: self.client.get_messages(peer, limit=PAGE, reverse=True, min_id=high_water)  # noqa: E731
+            options: dict[str, Any] = {"min_id": high_water}
         elif since is not None:
-            request = lambda: self.client.get_messages(peer, limit=PAGE, reverse=True, offset_date=since)  # noqa: E731
+            options = {"offset_date": since}
         else:
-            request = lambda: self.client.get_messages(peer, limit=PAGE, reverse=True)  # noqa: E731
+            options = {}
+        request = partial(self.client.get_messages, peer, limit=PAGE, reverse=True, **options)
         return await self.pacer.call("history", request)
 
     async def _notice_rename(self, channel: Channel, messages: Sequence[Any]) -> None:
@@ -224,7 +245,15 @@ class Collector:
             return
         username = getattr(chat, "username", None)
         if username != channel.username or chat.title != channel.title:
-            await self.store.rename_channel(channel.id, username, chat.title)
+            before = channel.label
+            after = f"@{username}" if username else chat.title
+            await self.store.rename_channel(
+                channel.id,
+                username,
+                chat.title,
+                f"renamed from {before} to {after}",
+                self.clock.now(),
+            )
 
     async def backfill(self, channel: Channel, on_progress: Progress | None = None) -> int:
         await self.store.set_backfill_state(channel.id, "running")
@@ -250,7 +279,7 @@ class Collector:
         """One pass over every followed channel from its high-water mark."""
         total = 0
         for channel in await self.load():
-            read = await self.guarded(channel, lambda c=channel: self.read_forward(c))  # type: ignore[misc]
+            read = await self.guarded(channel, partial(self.read_forward, channel))
             total += read or 0
             if read is not None and channel.backfill_state in ("pending", "running"):
                 await self.store.set_backfill_state(channel.id, "done")
@@ -266,7 +295,9 @@ class Collector:
         found: dict[int, Any] = {}
         for start in range(0, len(message_ids), PAGE):
             batch = list(message_ids[start : start + PAGE])
-            result = await self.pacer.call("messages", lambda b=batch: self.client.get_messages(peer, ids=b))  # type: ignore[misc]
+            result = await self.pacer.call(
+                "messages", partial(self.client.get_messages, peer, ids=batch)
+            )
             for message in result:
                 if isinstance(message, types.Message | types.MessageService):
                     found[message.id] = message
@@ -290,7 +321,7 @@ class Collector:
         for channel in await self.load():
             ids = await self.store.recent_message_ids(channel.id, since)
             if ids:
-                found = await self.guarded(channel, lambda c=channel, i=ids: self._recheck(c, i, False))  # type: ignore[misc]
+                found = await self.guarded(channel, partial(self._recheck, channel, ids, False))
                 deleted += found or 0
         return deleted
 
@@ -301,7 +332,7 @@ class Collector:
         for channel in await self.load():
             ids = due.get(channel.id)
             if ids:
-                done = await self.guarded(channel, lambda c=channel, i=ids: self._recheck(c, i, True))  # type: ignore[misc]
+                done = await self.guarded(channel, partial(self._recheck, channel, ids, True))
                 taken += len(ids) if done is not None else 0
         return taken
 
@@ -337,7 +368,9 @@ class Collector:
             await ingest(self.store, self.pipeline, channel_id, posts, self.clock.now())
             self.live_stored += len(posts)
         except StoreError as error:
-            log.error("live post of channel %s not stored now (catch-up will): %s", channel_id, error)
+            log.error(
+                "live post of channel %s not stored now (catch-up will): %s", channel_id, error
+            )
 
     async def _on_deleted(self, event: Any) -> None:
         channel_id = self._followed_id(event.chat_id)
@@ -346,7 +379,9 @@ class Collector:
         try:
             await self.store.mark_deleted(channel_id, list(event.deleted_ids), self.clock.now())
         except StoreError as error:
-            log.error("deletion in channel %s not recorded now (the sweep will): %s", channel_id, error)
+            log.error(
+                "deletion in channel %s not recorded now (the sweep will): %s", channel_id, error
+            )
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -369,4 +404,6 @@ class Collector:
 
 def _snapshot(post: Post, now: datetime) -> MetricSnapshot:
     reactions = sum(post.reactions.values()) if post.reactions is not None else None
-    return MetricSnapshot(post.channel_id, post.message_id, now, post.views, post.forwards, post.replies, reactions)
+    return MetricSnapshot(
+        post.channel_id, post.message_id, now, post.views, post.forwards, post.replies, reactions
+    )

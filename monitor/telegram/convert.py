@@ -85,7 +85,9 @@ def _media_type(message: Any) -> str | None:
         return "document"
     if isinstance(media, types.MessageMediaPoll):
         return "poll"
-    if isinstance(media, types.MessageMediaGeo | types.MessageMediaGeoLive | types.MessageMediaVenue):
+    if isinstance(
+        media, types.MessageMediaGeo | types.MessageMediaGeoLive | types.MessageMediaVenue
+    ):
         return "location"
     if isinstance(media, types.MessageMediaContact):
         return "contact"

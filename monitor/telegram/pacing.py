@@ -63,9 +63,7 @@ class Pacer:
 
     async def wait(self, kind: str) -> None:
         now = self.clock.now()
-        due = max(
-            self._next.get(kind, now), self._blocked_until.get(kind, now), now
-        )
+        due = max(self._next.get(kind, now), self._blocked_until.get(kind, now), now)
         if due > now:
             await self.clock.sleep((due - now).total_seconds())
         self._next[kind] = self.clock.now() + timedelta(seconds=self.intervals.get(kind, 0.0))

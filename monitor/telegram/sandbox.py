@@ -220,7 +220,10 @@ class World:
         message = SimMessage(channel.next_id, date or self.clock.now(), text, **fields)
         channel.next_id += 1
         channel.messages[message.id] = message
-        self._push(channel, lambda pts: types.UpdateNewChannelMessage(self._tl_message(channel, message), pts, 1))
+        self._push(
+            channel,
+            lambda pts: types.UpdateNewChannelMessage(self._tl_message(channel, message), pts, 1),
+        )
         return message
 
     def album(self, channel: SimChannel, captions: list[str]) -> list[SimMessage]:
@@ -237,13 +240,19 @@ class World:
             message.reactions = dict(reactions)
         if views is not None:
             message.views = views
-        self._push(channel, lambda pts: types.UpdateEditChannelMessage(self._tl_message(channel, message), pts, 1))
+        self._push(
+            channel,
+            lambda pts: types.UpdateEditChannelMessage(self._tl_message(channel, message), pts, 1),
+        )
         return message
 
     def delete(self, channel: SimChannel, message_ids: Iterable[int]) -> None:
         ids = [i for i in message_ids if channel.messages.pop(i, None) is not None]
         if ids:
-            self._push(channel, lambda pts: types.UpdateDeleteChannelMessages(channel.id, ids, pts, len(ids)))
+            self._push(
+                channel,
+                lambda pts: types.UpdateDeleteChannelMessages(channel.id, ids, pts, len(ids)),
+            )
 
     def make_private(self, channel: SimChannel) -> None:
         channel.private = True
@@ -277,14 +286,18 @@ class World:
         update = make_update(channel.pts)
         for sender in self._senders:
             if sender.user_id in channel.members and sender.connected:
-                envelope = types.Updates([update], [], [self._tl_channel(channel, sender.user_id)], self.clock.now(), 0)
+                envelope = types.Updates(
+                    [update], [], [self._tl_channel(channel, sender.user_id)], self.clock.now(), 0
+                )
                 sender.push(_wire(envelope))
 
     # ---- TL objects --------------------------------------------------------------------------
 
     def _tl_channel(self, channel: SimChannel, viewer: int | None) -> TLObject:
         if channel.deleted or (channel.private and viewer not in channel.members):
-            return types.ChannelForbidden(channel.id, channel.access_hash, channel.title, broadcast=not channel.megagroup)
+            return types.ChannelForbidden(
+                channel.id, channel.access_hash, channel.title, broadcast=not channel.megagroup
+            )
         return types.Channel(
             id=channel.id, title=channel.title, photo=types.ChatPhotoEmpty(), date=channel.created,
             access_hash=channel.access_hash, username=channel.username,
@@ -304,11 +317,18 @@ class World:
         peer = types.PeerChannel(channel.id)
         if message.service:
             return types.MessageService(
-                id=message.id, peer_id=peer, date=message.date, action=types.MessageActionPinMessage(), post=True
+                id=message.id,
+                peer_id=peer,
+                date=message.date,
+                action=types.MessageActionPinMessage(),
+                post=True,
             )
         reactions = (
             types.MessageReactions(
-                [types.ReactionCount(types.ReactionEmoji(emoji), count) for emoji, count in message.reactions.items()]
+                [
+                    types.ReactionCount(types.ReactionEmoji(emoji), count)
+                    for emoji, count in message.reactions.items()
+                ]
             )
             if message.reactions
             else None
@@ -375,9 +395,15 @@ class World:
         kind, entity_id = self.usernames.get(request.username.lower(), ("", 0))
         if kind == "channel":
             channel = self.channels[entity_id]
-            return tl_contacts.ResolvedPeer(types.PeerChannel(entity_id), [self._tl_channel(channel, sender.user_id)], [])
+            return tl_contacts.ResolvedPeer(
+                types.PeerChannel(entity_id), [self._tl_channel(channel, sender.user_id)], []
+            )
         if kind == "user":
-            return tl_contacts.ResolvedPeer(types.PeerUser(entity_id), [], [self._tl_user(self.users[entity_id], sender.user_id)])
+            return tl_contacts.ResolvedPeer(
+                types.PeerUser(entity_id),
+                [],
+                [self._tl_user(self.users[entity_id], sender.user_id)],
+            )
         raise SandboxRpcError(400, "USERNAME_NOT_OCCUPIED")
 
     def _on_GetChannelsRequest(self, request: Any, sender: _WorldSender) -> TLObject:
@@ -397,12 +423,24 @@ class World:
             if joined >= self.channel_limit:
                 raise SandboxRpcError(400, "CHANNELS_TOO_MUCH")
             channel.members.add(user_id)
-        return types.Updates([types.UpdateChannel(channel.id)], [], [self._tl_channel(channel, user_id)], self.clock.now(), 0)
+        return types.Updates(
+            [types.UpdateChannel(channel.id)],
+            [],
+            [self._tl_channel(channel, user_id)],
+            self.clock.now(),
+            0,
+        )
 
     def _on_LeaveChannelRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         channel = self._channel_of(request.channel, sender)
         channel.members.discard(sender.user_id or 0)
-        return types.Updates([types.UpdateChannel(channel.id)], [], [self._tl_channel(channel, sender.user_id)], self.clock.now(), 0)
+        return types.Updates(
+            [types.UpdateChannel(channel.id)],
+            [],
+            [self._tl_channel(channel, sender.user_id)],
+            self.clock.now(),
+            0,
+        )
 
     def _visible(self, channel: SimChannel) -> list[SimMessage]:
         return sorted(channel.messages.values(), key=lambda m: m.id, reverse=True)
@@ -412,9 +450,15 @@ class World:
         newest_first = self._visible(channel)
         start = 0
         if request.offset_id:
-            start = next((i for i, m in enumerate(newest_first) if m.id < request.offset_id), len(newest_first))
+            start = next(
+                (i for i, m in enumerate(newest_first) if m.id < request.offset_id),
+                len(newest_first),
+            )
         elif request.offset_date:
-            start = next((i for i, m in enumerate(newest_first) if m.date < request.offset_date), len(newest_first))
+            start = next(
+                (i for i, m in enumerate(newest_first) if m.date < request.offset_date),
+                len(newest_first),
+            )
         # The window [start + add_offset, + limit) is clipped to the history, not shifted into it.
         low = start + request.add_offset
         high = low + max(0, min(request.limit, 100))
@@ -434,7 +478,13 @@ class World:
         found: list[TLObject] = []
         for wanted in request.id:
             message = channel.messages.get(getattr(wanted, "id", 0))
-            found.append(self._tl_message(channel, message) if message else types.MessageEmpty(id=getattr(wanted, "id", 0), peer_id=types.PeerChannel(channel.id)))
+            found.append(
+                self._tl_message(channel, message)
+                if message
+                else types.MessageEmpty(
+                    id=getattr(wanted, "id", 0), peer_id=types.PeerChannel(channel.id)
+                )
+            )
         # Telegram promises no order: shuffle, so code matching results by position fails here.
         self.rng.shuffle(found)
         return tl_messages.ChannelMessages(
@@ -451,7 +501,9 @@ class World:
         code = f"{self.rng.randrange(10000, 99999)}"
         self.login_codes[request.phone_number] = code
         code_hash = hashlib.sha256(code.encode()).hexdigest()[:16]
-        return _blank(types.auth.SentCode, type=types.auth.SentCodeTypeApp(5), phone_code_hash=code_hash)
+        return _blank(
+            types.auth.SentCode, type=types.auth.SentCodeTypeApp(5), phone_code_hash=code_hash
+        )
 
     def _on_SignInRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         expected = self.login_codes.get(request.phone_number)
@@ -472,7 +524,13 @@ class World:
 
 
 _WITHOUT_LOGIN = frozenset(
-    {"SendCodeRequest", "SignInRequest", "ImportBotAuthorizationRequest", "GetPasswordRequest", "CheckPasswordRequest"}
+    {
+        "SendCodeRequest",
+        "SignInRequest",
+        "ImportBotAuthorizationRequest",
+        "GetPasswordRequest",
+        "CheckPasswordRequest",
+    }
 )
 
 
@@ -552,7 +610,9 @@ class _WorldSender:
         try:
             answer = self.world.handle(received, self)
         except SandboxRpcError as error:
-            future.set_exception(rpc_message_to_error(types.RpcError(error.code, error.message), request))
+            future.set_exception(
+                rpc_message_to_error(types.RpcError(error.code, error.message), request)
+            )
             return future
         with BinaryReader(_serialize_result(answer)) as reader:
             future.set_result(request.read_result(reader))
@@ -566,10 +626,14 @@ class SandboxClient(TelegramClient):  # type: ignore[misc]
         kwargs.setdefault("receive_updates", True)
         kwargs.setdefault("flood_sleep_threshold", 0)
         super().__init__(session, SANDBOX_API_ID, SANDBOX_API_HASH, **kwargs)
-        self._sender = _WorldSender(world, self.session.auth_key or AuthKey(None), self._updates_queue)
+        self._sender = _WorldSender(
+            world, self.session.auth_key or AuthKey(None), self._updates_queue
+        )
         self.world = world
 
-    async def _call(self, sender: Any, request: Any, ordered: bool = False, flood_sleep_threshold: Any = None) -> Any:
+    async def _call(
+        self, sender: Any, request: Any, ordered: bool = False, flood_sleep_threshold: Any = None
+    ) -> Any:
         # Telethon remembers flood waits by the wall clock; the world keeps its own clock, and
         # answers a too-early retry itself, so the client-side memory is cleared.
         self._flood_waited_requests.clear()
@@ -579,13 +643,23 @@ class SandboxClient(TelegramClient):  # type: ignore[misc]
 def client_factory(world: World) -> Callable[..., TelegramClient]:
     """Build clients as `monitor.telegram.session` would, but connected to `world`."""
 
-    def make(session: Any, api_id: int | None = None, api_hash: str | None = None, **kwargs: Any) -> TelegramClient:
+    def make(
+        session: Any, api_id: int | None = None, api_hash: str | None = None, **kwargs: Any
+    ) -> TelegramClient:
         return SandboxClient(session, world, **kwargs)
 
     return make
 
 
-__all__ = ["RatePolicy", "SandboxClient", "SimChannel", "SimMessage", "World", "client_factory", "errors"]
+__all__ = [
+    "RatePolicy",
+    "SandboxClient",
+    "SimChannel",
+    "SimMessage",
+    "World",
+    "client_factory",
+    "errors",
+]
 
 
 def signed_in_session(world: World, user: SimUser | None = None) -> str:

@@ -1,205 +1,22 @@
-"""The command line: `python bot.py <command>`. Parses arguments, wires dependencies, prints.
-
-Every failure a user can cause ends in one sentence on stderr and a non-zero exit code:
-2 for a wrong command line or setting, 1 for anything else that went wrong.
-"""
+"""Archive commands: import, search, channels list, export, verify, stats, demo."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
-import logging
-import os
-import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
-from monitor.config import ConfigError, Settings, load_settings
+from monitor.cli.context import Context, Output
 from monitor.importers.service import import_exports
 from monitor.models import now_utc
 from monitor.progress import ProgressBar
-from monitor.search.query import QueryError, parse_date
 from monitor.search.service import day_start, resolve_channel_ids, search
 from monitor.search.snippet import render_segments
-from monitor.store import EXPORT_COLUMNS, Store, StoreError
-from monitor.text import TextPipeline
-
-log = logging.getLogger("monitor")
-
-Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
-
-
-class Output:
-    """Where a command prints: results to stdout, messages and progress to stderr."""
-
-    def __init__(self, out: TextIO, err: TextIO, zone: ZoneInfo) -> None:
-        self.out = out
-        self.err = err
-        self.zone = zone
-
-    def line(self, text: str = "") -> None:
-        print(text, file=self.out)
-
-    def note(self, text: str) -> None:
-        print(text, file=self.err)
-
-    def when(self, moment: datetime | None) -> str:
-        return "-" if moment is None else moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
-
-    def json(self, value: Any) -> None:
-        print(json.dumps(value, ensure_ascii=False, indent=2), file=self.out)
-
-
-class Context:
-    """What a command needs: settings, output, and the text pipeline, built on first use
-    because loading the dictionaries takes a moment some commands do not need."""
-
-    def __init__(self, settings: Settings, output: Output, pipeline: TextPipeline | None = None):
-        self.settings = settings
-        self.output = output
-        self._pipeline = pipeline
-
-    @property
-    def pipeline(self) -> TextPipeline:
-        if self._pipeline is None:
-            self._pipeline = TextPipeline()
-        return self._pipeline
-
-    def with_db(self, path: Path) -> Context:
-        return Context(self.settings.with_db(path), self.output, self._pipeline)
-
-    async def open_store(self) -> Store:
-        return await Store.open(self.settings.db_path)
-
-
-def _date_arg(key: str) -> Callable[[str], date]:
-    def parse(value: str) -> date:
-        try:
-            return parse_date(key, value)
-        except QueryError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return parse
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
-    return number
-
-
-def _username(value: str) -> str:
-    from monitor.refs import parse_channel_ref
-
-    try:
-        ref = parse_channel_ref(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    if ref.username is None:
-        raise argparse.ArgumentTypeError(f"expected a username such as @rybar, got {value!r}")
-    return ref.username
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db", metavar="PATH", default=argparse.SUPPRESS,
-        help="the archive database (default: DB_PATH or ./data/monitor.db)",
-    )  # fmt: skip
-    period = argparse.ArgumentParser(add_help=False)
-    period.add_argument("--channel", action="append", default=[], metavar="@NAME",
-                        help="only this channel (repeatable)")  # fmt: skip
-    period.add_argument("--since", type=_date_arg("--since"), metavar="YYYY-MM-DD")
-    period.add_argument("--until", type=_date_arg("--until"), metavar="YYYY-MM-DD",
-                        help="inclusive")  # fmt: skip
-
-    parser = argparse.ArgumentParser(
-        prog="bot.py", parents=[common],
-        description="Telegram channel monitor: archive, search and analysis.",
-    )  # fmt: skip
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, handler: Handler, help_text: str, *parents: argparse.ArgumentParser
-                ) -> argparse.ArgumentParser:  # fmt: skip
-        sub = commands.add_parser(name, parents=[common, *parents], help=help_text,
-                                  description=help_text)  # fmt: skip
-        sub.set_defaults(handler=handler)
-        return sub
-
-    sub = command("import", cmd_import, "import Telegram Desktop exports (result.json or folders)")
-    sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    sub.add_argument("--username", type=_username, help="the channel's public username")
-
-    sub = command("search", cmd_search, "search the archive in any word form", period)
-    sub.add_argument(
-        "query", nargs="+", help='words, "phrases", OR, -word, channel:, since:, until:'
-    )
-    sub.add_argument("--limit", type=_positive, default=20)
-    sub.add_argument("--order", choices=("relevance", "date"), default="relevance")
-    sub.add_argument("--json", action="store_true", help="print a JSON array")
-
-    channels = commands.add_parser("channels", help="list the archived channels")
-    channel_commands = channels.add_subparsers(
-        dest="channels_command", required=True, metavar="ACTION"
-    )
-    sub = channel_commands.add_parser("list", parents=[common], help="list the archived channels")
-    sub.set_defaults(handler=cmd_channels_list)
-    sub.add_argument("--json", action="store_true")
-
-    sub = command(
-        "export", cmd_export, "write posts as CSV or JSON lines to standard output", period
-    )
-    sub.add_argument("--format", choices=("csv", "jsonl"), required=True)
-    sub.add_argument("--revisions", action="store_true", help="add each post's edit history")
-
-    command("verify", cmd_verify, "check every channel's hash chain; non-zero exit if altered")
-
-    sub = command("stats", cmd_stats, "posts per channel, date range, deleted and edited counts")
-    sub.add_argument("--json", action="store_true")
-
-    command("demo", cmd_demo, "import the bundled sample into a temporary archive and search it")
-    return parser
-
-
-def main(
-    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
-    try:
-        settings = load_settings().with_db(getattr(args, "db", None))
-    except ConfigError as error:
-        print(f"error: {error}", file=err)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("pymorphy3").setLevel(logging.WARNING)
-    context = Context(settings, Output(out, err, ZoneInfo(settings.timezone)))
-    try:
-        return int(asyncio.run(args.handler(args, context)))
-    except (StoreError, QueryError) as error:
-        print(f"error: {error}", file=err)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; what was stored so far is kept", file=err)
-        return 130
-    except BrokenPipeError:
-        # The reader (head, less) went away: not an error of ours. Point stdout at devnull so
-        # the interpreter's final flush does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+from monitor.store import EXPORT_COLUMNS, Store
 
 
 async def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
@@ -297,7 +114,6 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
 async def _period(
     store: Store, args: argparse.Namespace, output: Output
 ) -> tuple[list[int] | None, datetime | None, datetime | None]:
-    from datetime import timedelta
 
     ids = await resolve_channel_ids(store, args.channel) if args.channel else None
     since = day_start(args.since, output.zone) if args.since else None

@@ -1,0 +1,192 @@
+"""The command line: `python bot.py <command>`. Parses arguments, wires dependencies, hands
+over to the command. Every failure a user can cause ends in one sentence on stderr and a
+non-zero exit code: 2 for a wrong command line or setting, 1 for anything else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from monitor.cli.archive import (
+    cmd_channels_list,
+    cmd_demo,
+    cmd_export,
+    cmd_import,
+    cmd_search,
+    cmd_stats,
+    cmd_verify,
+)
+from monitor.cli.collect import cmd_channels_add, cmd_channels_remove, cmd_login, cmd_run
+from monitor.cli.context import Context, Output
+from monitor.clock import Clock
+from monitor.config import ConfigError, load_settings
+from monitor.refs import parse_channel_ref
+from monitor.search.query import QueryError, parse_date
+from monitor.store import StoreError
+from monitor.telegram.session import ClientFactory, SessionError
+
+Handler = Callable[[argparse.Namespace, Context], Awaitable[int]]
+
+
+def _date_arg(key: str) -> Callable[[str], date]:
+    def parse(value: str) -> date:
+        try:
+            return parse_date(key, value)
+        except QueryError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
+    return number
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value!r}")
+    return number
+
+
+def _username(value: str) -> str:
+    try:
+        ref = parse_channel_ref(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if ref.username is None:
+        raise argparse.ArgumentTypeError(f"expected a username such as @rybar, got {value!r}")
+    return ref.username
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", metavar="PATH", default=argparse.SUPPRESS,
+        help="the archive database (default: DB_PATH or ./data/monitor.db)",
+    )  # fmt: skip
+    period = argparse.ArgumentParser(add_help=False)
+    period.add_argument("--channel", action="append", default=[], metavar="@NAME",
+                        help="only this channel (repeatable)")  # fmt: skip
+    period.add_argument("--since", type=_date_arg("--since"), metavar="YYYY-MM-DD")
+    period.add_argument("--until", type=_date_arg("--until"), metavar="YYYY-MM-DD",
+                        help="inclusive")  # fmt: skip
+
+    parser = argparse.ArgumentParser(
+        prog="bot.py", parents=[common],
+        description="Telegram channel monitor: archive, search and analysis.",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str, *parents: argparse.ArgumentParser
+                ) -> argparse.ArgumentParser:  # fmt: skip
+        sub = commands.add_parser(name, parents=[common, *parents], help=help_text,
+                                  description=help_text)  # fmt: skip
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("import", cmd_import, "import Telegram Desktop exports (result.json or folders)")
+    sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    sub.add_argument("--username", type=_username, help="the channel's public username")
+
+    sub = command("search", cmd_search, "search the archive in any word form", period)
+    sub.add_argument(
+        "query", nargs="+", help='words, "phrases", OR, -word, channel:, since:, until:'
+    )
+    sub.add_argument("--limit", type=_positive, default=20)
+    sub.add_argument("--order", choices=("relevance", "date"), default="relevance")
+    sub.add_argument("--json", action="store_true", help="print a JSON array")
+
+    channels = commands.add_parser("channels", help="list, add (follow) and remove channels")
+    channel_commands = channels.add_subparsers(
+        dest="channels_command", required=True, metavar="ACTION"
+    )
+    sub = channel_commands.add_parser("list", parents=[common], help="list the archived channels")
+    sub.set_defaults(handler=cmd_channels_list)
+    sub.add_argument("--json", action="store_true")
+    sub = channel_commands.add_parser(
+        "add", parents=[common], help="follow channels: join, read their history, keep them current"
+    )
+    sub.set_defaults(handler=cmd_channels_add)
+    sub.add_argument(
+        "refs", nargs="+", metavar="REF", help="@name, t.me/name, a post link or an id"
+    )
+    sub.add_argument("--days", type=_non_negative, metavar="N",
+                     help="days of history to read (default BACKFILL_DAYS; 0 reads all)")  # fmt: skip
+    sub = channel_commands.add_parser(
+        "remove", parents=[common], help="stop following a channel; its archive is kept"
+    )
+    sub.set_defaults(handler=cmd_channels_remove)
+    sub.add_argument("ref", metavar="REF")
+
+    sub = command(
+        "export", cmd_export, "write posts as CSV or JSON lines to standard output", period
+    )
+    sub.add_argument("--format", choices=("csv", "jsonl"), required=True)
+    sub.add_argument("--revisions", action="store_true", help="add each post's edit history")
+
+    command("verify", cmd_verify, "check every channel's hash chain; non-zero exit if altered")
+
+    sub = command("stats", cmd_stats, "posts per channel, date range, deleted and edited counts")
+    sub.add_argument("--json", action="store_true")
+
+    sub = command("login", cmd_login, "sign in the user account (or the bot, with --bot)")
+    sub.add_argument("--bot", action="store_true", help="sign in the bot with TG_BOT_TOKEN")
+    command("run", cmd_run, "follow the channels: live updates, catch-up, sweeps, metrics")
+    command("demo", cmd_demo, "import the bundled sample into a temporary archive and search it")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    client_factory: ClientFactory | None = None,
+    clock: Clock | None = None,
+) -> int:
+    """Run one command. Tests and `demo` pass a client factory and clock of the sandbox."""
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings().with_db(getattr(args, "db", None))
+    except ConfigError as error:
+        print(f"error: {error}", file=err)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)
+    logging.getLogger("telethon").setLevel(logging.WARNING)
+    context = Context(
+        settings, Output(out, err, ZoneInfo(settings.timezone)), client_factory, clock
+    )
+    try:
+        return int(asyncio.run(args.handler(args, context)))
+    except (StoreError, QueryError, SessionError) as error:
+        print(f"error: {error}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; what was stored so far is kept", file=err)
+        return 130
+    except BrokenPipeError:
+        # The reader (head, less) went away: not an error of ours. Point stdout at devnull so
+        # the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,73 @@
+"""What every command receives: settings, where to print, and shared services."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from monitor.clock import Clock, SystemClock
+from monitor.config import Settings
+from monitor.store import Store
+from monitor.telegram.session import ClientFactory
+from monitor.text import TextPipeline
+
+
+class Output:
+    """Where a command prints: results to stdout, messages and progress to stderr."""
+
+    def __init__(self, out: TextIO, err: TextIO, zone: ZoneInfo) -> None:
+        self.out = out
+        self.err = err
+        self.zone = zone
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def note(self, text: str) -> None:
+        print(text, file=self.err)
+
+    def when(self, moment: datetime | None) -> str:
+        return "-" if moment is None else moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    def json(self, value: Any) -> None:
+        print(json.dumps(value, ensure_ascii=False, indent=2), file=self.out)
+
+
+class Context:
+    """What a command needs: settings, output, and the text pipeline, built on first use
+    because loading the dictionaries takes a moment some commands do not need."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        output: Output,
+        client_factory: ClientFactory | None = None,
+        clock: Clock | None = None,
+        pipeline: TextPipeline | None = None,
+    ) -> None:
+        self.settings = settings
+        self.output = output
+        self.client_factory = client_factory
+        self.clock = clock or SystemClock()
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> TextPipeline:
+        if self._pipeline is None:
+            self._pipeline = TextPipeline()
+        return self._pipeline
+
+    def with_db(self, path: Path) -> Context:
+        return Context(
+            self.settings.with_db(path),
+            self.output,
+            self.client_factory,
+            self.clock,
+            self._pipeline,
+        )
+
+    async def open_store(self) -> Store:
+        return await Store.open(self.settings.db_path)

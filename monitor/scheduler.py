@@ -1,0 +1,59 @@
+"""Periodic jobs. Each job is a plain coroutine given its dependencies, so tests call it
+directly; the scheduler only decides when."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.config import Settings
+from monitor.telegram.collector import Collector
+
+log = logging.getLogger(__name__)
+
+SWEEP_MINUTES = 60
+METRICS_MINUTES = 15
+
+
+async def _collector_step(
+    collector: Collector, what: str, work: Callable[[], Awaitable[int]]
+) -> None:
+    """Run one collector pass; a network failure ends this pass, the next one resumes."""
+    if not await collector.ensure_connected(attempts=5):
+        log.warning("%s skipped: Telegram is unreachable", what)
+        return
+    try:
+        count = await work()
+    except (ConnectionError, OSError) as error:
+        log.warning("%s interrupted by the network (%s); the next pass resumes", what, error)
+        return
+    log.info("%s done: %d", what, count)
+
+
+async def catch_up_job(collector: Collector) -> None:
+    """Read every followed channel from its high-water mark (pending backfills included)."""
+    await _collector_step(collector, "catch-up (posts read)", collector.catch_up)
+
+
+async def sweep_job(collector: Collector) -> None:
+    await _collector_step(collector, "deletion sweep (posts deleted)", collector.sweep_deletions)
+
+
+async def metrics_job(collector: Collector) -> None:
+    await _collector_step(collector, "metric snapshots (posts)", collector.snapshot_metrics)
+
+
+def add_collector_jobs(
+    scheduler: AsyncIOScheduler, collector: Collector, settings: Settings
+) -> None:
+    for job, minutes in (
+        (catch_up_job, settings.catchup_minutes),
+        (sweep_job, SWEEP_MINUTES),
+        (metrics_job, METRICS_MINUTES),
+    ):
+        scheduler.add_job(
+            job, "interval", minutes=minutes, id=job.__name__, args=[collector],
+            max_instances=1, coalesce=True,
+        )  # fmt: skip
