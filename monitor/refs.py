@@ -9,10 +9,11 @@ from dataclasses import dataclass
 # Telegram usernames: 5-32 characters, a letter first, letters, digits and underscores.
 _USERNAME = r"[A-Za-z][A-Za-z0-9_]{3,31}"
 _LINK = re.compile(
-    rf"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>{_USERNAME})(?:/\d+)?/?(?:\?.*)?"
+    rf"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>{_USERNAME})(?:/\d+)?/?(?:\?.*)?",
+    re.IGNORECASE,
 )
 _PRIVATE_LINK = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/c/(?P<id>\d+)(?:/\d+)?/?"
+    r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/c/(?P<id>\d+)(?:/\d+)?/?", re.IGNORECASE
 )
 _NAME = re.compile(rf"@?(?P<name>{_USERNAME})")
 _ID = re.compile(r"(?P<id>-?\d{1,20})")

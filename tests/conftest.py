@@ -99,3 +99,62 @@ def write_export(tmp_path: Path) -> WriteExport:
         return path
 
     return write
+
+
+# ---- the simulated Telegram -------------------------------------------------------------------
+
+from monitor.clock import ManualClock  # noqa: E402
+from monitor.telegram.collector import Collector  # noqa: E402
+from monitor.telegram.pacing import Pacer  # noqa: E402
+from monitor.telegram.sandbox import SandboxClient, World, signed_in_session  # noqa: E402
+
+NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def world(manual_clock: ManualClock) -> World:
+    return World(manual_clock)
+
+
+async def connect_client(world: World) -> SandboxClient:
+    from telethon.sessions import StringSession
+
+    client = SandboxClient(StringSession(signed_in_session(world)), world)
+    await client.connect()
+    return client
+
+
+@pytest.fixture
+async def tg(world: World) -> AsyncIterator[SandboxClient]:
+    client = await connect_client(world)
+    yield client
+    await client.disconnect()
+
+
+def make_collector(tg: SandboxClient, store: Store, pipeline: TextPipeline, clock: ManualClock,
+                   **options: Any) -> Collector:  # fmt: skip
+    options.setdefault(
+        "pacer", Pacer(clock, {"history": 0.5, "messages": 0.5, "resolve": 1, "join": 1})
+    )
+    options.setdefault("backfill_days", 0)
+    return Collector(tg, store, pipeline, clock, **options)
+
+
+@pytest.fixture
+def collector(
+    tg: SandboxClient, store: Store, pipeline: TextPipeline, manual_clock: ManualClock
+) -> Collector:
+    return make_collector(tg, store, pipeline, manual_clock)
+
+
+def fill(world: World, channel: Any, count: int, every: timedelta = timedelta(hours=1),
+         text: str = "Сводка номер {i}: обстрелы продолжаются") -> None:  # fmt: skip
+    """`count` posts ending now, one each `every`."""
+    start = world.clock.now() - every * count
+    for i in range(count):
+        world.post(channel, text.format(i=i), date=start + every * i)

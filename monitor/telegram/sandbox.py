@@ -177,6 +177,8 @@ class World:
         self.channel_limit = 500
         self.login_codes: dict[str, str] = {}
         self.requests: list[str] = []
+        # Called with each request's name before it is answered: tests cut the network here.
+        self.on_request: Callable[[str], None] | None = None
         self.dropped_updates = 0
         self._authorized: dict[bytes, int] = {}
         self._senders: list[_WorldSender] = []
@@ -349,6 +351,10 @@ class World:
     def handle(self, request: TLObject, sender: _WorldSender) -> Any:
         name = type(request).__name__
         self.requests.append(name)
+        if self.on_request is not None:
+            self.on_request(name)
+        if not self.network_up:
+            raise ConnectionError("the simulated network is down")
         if isinstance(request, functions.InvokeWithLayerRequest | functions.InitConnectionRequest):
             return self.handle(request.query, sender)
         if isinstance(request, functions.help.GetConfigRequest):
@@ -609,6 +615,10 @@ class _WorldSender:
         received = _wire(request)  # what the server reads off the wire
         try:
             answer = self.world.handle(received, self)
+        except ConnectionError as error:
+            self.drop_connection()
+            future.set_exception(error)
+            return future
         except SandboxRpcError as error:
             future.set_exception(
                 rpc_message_to_error(types.RpcError(error.code, error.message), request)
@@ -630,6 +640,20 @@ class SandboxClient(TelegramClient):  # type: ignore[misc]
             world, self.session.auth_key or AuthKey(None), self._updates_queue
         )
         self.world = world
+
+    async def settle(self, quiet_rounds: int = 20) -> None:
+        """Let Telethon process every update pushed so far and wait for the handlers it ran
+        to finish, without waiting on the wall clock."""
+        quiet = 0
+        while quiet < quiet_rounds:
+            await asyncio.sleep(0)
+            if self._event_handler_tasks:
+                await asyncio.gather(*self._event_handler_tasks, return_exceptions=True)
+                quiet = 0
+            elif not self._updates_queue.empty():
+                quiet = 0
+            else:
+                quiet += 1
 
     async def _call(
         self, sender: Any, request: Any, ordered: bool = False, flood_sleep_threshold: Any = None
