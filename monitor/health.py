@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.models import Channel
+from monitor.store import Store
 
 NORM_WINDOW = timedelta(days=28)
 RENAME_SHOWN_FOR = timedelta(days=7)
@@ -38,3 +39,22 @@ def channel_health(
         if now - last_post > max(SILENT_FLOOR, usual_gap * SILENT_FACTOR):
             state = "silent"
     return Health(state, last_post, round(rate, 2), error, channel.last_read_at)
+
+
+async def health_by_channel(store: Store, now: datetime) -> dict[int, Health]:
+    """Every archived channel's health: the figures from the store, the judgement above."""
+    figures = await store.health_figures(now - NORM_WINDOW)
+    return {
+        channel.id: channel_health(channel, *figures.get(channel.id, (None, 0)), now)
+        for channel in await store.channels()
+    }
+
+
+def health_json(health: Health) -> dict[str, object]:
+    return {
+        "state": health.state,
+        "last_post": health.last_post.isoformat() if health.last_post else None,
+        "posts_per_day": health.posts_per_day,
+        "last_error": health.last_error,
+        "last_read_at": health.last_read_at.isoformat() if health.last_read_at else None,
+    }

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from monitor.cli.context import Context, Output
+from monitor.health import health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.models import now_utc
 from monitor.progress import ProgressBar
@@ -159,6 +160,7 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
     output = ctx.output
     async with await ctx.open_store() as store:
         stats = await store.channel_stats()
+        health = await health_by_channel(store, ctx.clock.now())
     if args.json:
         output.json(
             {
@@ -168,6 +170,7 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
                         "first_post": s.first_post.isoformat() if s.first_post else None,
                         "last_post": s.last_post.isoformat() if s.last_post else None,
                         "deleted": s.deleted, "revised": s.revised,
+                        "health": health_json(health[s.channel_id]),
                     }
                     for s in stats
                 ],
@@ -181,11 +184,13 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
         )  # fmt: skip
         return 0
     output.line(
-        f"{'channel':<30} {'posts':>9} {'deleted':>8} {'edited':>7}  first post .. last post"
+        f"{'channel':<30} {'posts':>9} {'deleted':>8} {'edited':>7} {'health':<12} "
+        "first post .. last post"
     )
     for s in stats:
         output.line(
-            f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>7,}  "
+            f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>7,} "
+            f"{health[s.channel_id].state:<12} "
             f"{output.when(s.first_post)} .. {output.when(s.last_post)}"
         )
     output.line(f"{'total':<30} {sum(s.posts for s in stats):>9,}")

@@ -1,0 +1,154 @@
+"""Signing in, session files, and the Telegram commands of the CLI, against the sandbox."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.telegram.sandbox import World, client_factory
+from tests.conftest import fill
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TG_API_ID", "12345")
+    monkeypatch.setenv("TG_API_HASH", "0123456789abcdef0123456789abcdef")
+    for name in ("DB_PATH", "TG_SESSION", "TG_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def run(world: World, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        list(argv), out=out, err=err, client_factory=client_factory(world), clock=world.clock
+    )  # type: ignore[arg-type]
+    return code, out.getvalue(), err.getvalue()
+
+
+def answer_prompts(
+    monkeypatch: pytest.MonkeyPatch, world: World, phone: str, code: str | None = None,
+    password: str = "",
+) -> None:  # fmt: skip
+    monkeypatch.setattr("getpass.getpass", lambda prompt: password)
+
+    def fake_input(prompt: str) -> str:
+        if "Phone" in prompt:
+            return phone
+        return code if code is not None else world.login_codes[phone.lstrip("+")]
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+
+
+def test_login_then_follow_a_channel(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = world.add_channel("Два майора", "two_majors")
+    fill(world, channel, 150)
+    answer_prompts(monkeypatch, world, world.account.phone or "")
+    code, out, err = run(world, "login")
+    assert code == 0, err
+    assert "Signed in as Analyst" in out
+    assert (world.account.phone or "") not in out + err  # a phone number is a secret
+    session = env / "user.session"
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+
+    code, out, err = run(world, "channels", "add", "https://t.me/two_majors/7", "--days", "0")
+    assert code == 0, err
+    assert "Following @two_majors" in out and "150 posts stored" in out
+    code, out, _ = run(world, "stats", "--json")
+    [row] = json.loads(out)["channels"]
+    assert row["posts"] == 150 and row["health"]["state"] == "ok"
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+
+    code, out, err = run(world, "channels", "add", "@two_majors", "@nobody_here_at_all")
+    assert code == 1
+    assert (
+        "@two_majors is already followed" in err
+        and "No channel is called @nobody_here_at_all" in err
+    )
+    code, out, _ = run(world, "channels", "remove", "@two_majors")
+    assert code == 0 and "archive is kept" in out
+
+
+@pytest.mark.parametrize(("given", "works"), [("correct horse", True), ("wrong horse", False)])
+def test_two_step_password(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch, given: str, works: bool
+) -> None:
+    world.account.password = "correct horse"
+    answer_prompts(monkeypatch, world, world.account.phone or "", password=given)
+    code, out, err = run(world, "login")
+    if works:
+        assert code == 0 and "Signed in as Analyst" in out, err
+    else:
+        assert code == 1 and "the two-step password was wrong" in err
+    assert given not in out + err
+
+
+def test_wrong_code_is_one_sentence(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer_prompts(monkeypatch, world, world.account.phone or "", code="00000")
+    code, _, err = run(world, "login")
+    assert code == 1
+    assert "sign-in failed" in err and "Traceback" not in err
+
+
+def test_the_bot_signs_in_with_its_token(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TG_BOT_TOKEN", world.bot_token)
+    code, out, err = run(world, "login", "--bot")
+    assert code == 0, err
+    assert "Signed in as @monitor_test_bot" in out
+    assert world.bot_token not in out + err
+    assert stat.S_IMODE((env / "bot.session").stat().st_mode) == 0o600
+    assert not (env / "user.session").exists() or (env / "user.session").stat().st_size == 0
+
+
+@pytest.mark.parametrize(
+    "command", [["run"], ["channels", "add", "@x_channel"], ["channels", "remove", "@x_channel"]]
+)
+def test_commands_needing_telegram_refuse_without_a_session(
+    env: Path, world: World, command: list[str]
+) -> None:
+    code, _out, err = run(world, *command)
+    assert code == 1
+    assert "not signed in; run `python bot.py login` first" in err
+
+
+def test_missing_api_credentials_are_named(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TG_API_ID")
+    code, _, err = run(world, "run")
+    assert code == 1 and "TG_API_ID and TG_API_HASH are not set" in err
+
+
+def test_a_session_string_from_the_settings_is_used(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.telegram.sandbox import signed_in_session
+
+    world.add_channel("Канал", "string_chan")
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    code, _out, err = run(world, "channels", "add", "@string_chan")
+    assert code == 0, err
+    assert not (env / "user.session").exists()
+
+
+def test_one_session_is_never_used_by_two_processes(env: Path, world: World) -> None:
+    from monitor.config import load_settings
+    from monitor.telegram.session import exclusive
+
+    with exclusive(load_settings(), "user"):
+        code, _, err = run(world, "run")
+    assert code == 1 and "in use by another running process" in err
