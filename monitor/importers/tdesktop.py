@@ -82,6 +82,7 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
     depth = 0
     saw_messages = False
     events = ijson.parse(stream, use_float=True)
+    first = None
     try:
         first = next(events, None)
         if first is None or first[1] != "start_map":
@@ -111,10 +112,15 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
             elif prefix in _CHAT_FIELDS and event in ("string", "number"):
                 chat_prefix, key = _CHAT_FIELDS[prefix]
                 _set_chat_field(drafts.setdefault(chat_prefix, _ChatDraft()), key, value)
-    except ijson.IncompleteJSONError:
-        raise ExportFormatError("the file ends in the middle of the JSON (truncated?)") from None
     except ijson.JSONError as error:
-        raise ExportFormatError(f"it is not valid JSON ({_short(error)})") from None
+        detail = _short(error)
+        if "premature EOF" in detail:
+            if not saw_messages and first is None:
+                raise ExportFormatError("the file is empty") from None
+            raise ExportFormatError(
+                "the file ends in the middle of the JSON (truncated?)"
+            ) from None
+        raise ExportFormatError(f"it is not valid JSON ({detail})") from None
     if not saw_messages and not drafts[""].id and "chats.list.item" not in drafts:
         raise ExportFormatError("it is not a Telegram Desktop export (it has no 'messages' list)")
 
