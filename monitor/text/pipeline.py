@@ -22,6 +22,12 @@ _TOKEN = re.compile(
     rf"|(?P<word>{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*)",
     re.IGNORECASE,
 )
+# The same tokens without groups, for the fast path: findall then returns plain strings.
+_TOKEN_TEXT = re.compile(
+    rf"(?:https?://|www\.|t\.me/)\S+|[#@]{_WORD_CHAR}+|{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*",
+    re.IGNORECASE,
+)
+_LINK = re.compile(r"(?:https?://|www\.|t\.me/)", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[\W_]+")
 _STRIP_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHES))
 
@@ -39,6 +45,9 @@ class TextPipeline:
     def __init__(self, lemmatizer: Lemmatizer | None = None, cache_size: int = 300_000) -> None:
         self.lemmatizer = lemmatizer or Lemmatizer()
         self._terms = lru_cache(maxsize=cache_size)(self._terms_of)
+        # The hot path keeps a plain dict, emptied when full: cheaper per look-up than an LRU.
+        self._fast: dict[str, tuple[str, ...]] = {}
+        self._fast_limit = cache_size
 
     def _word(self, raw: str) -> str | None:
         word = fold_homoglyphs(clean(raw).translate(_STRIP_APOSTROPHES))
@@ -65,9 +74,16 @@ class TextPipeline:
 
     def lemmas(self, text: str) -> list[str]:
         """The index terms of `text` in order (links left out)."""
+        cache = self._fast
         terms: list[str] = []
-        for match in self._matches(text):
-            terms.extend(self._terms(match.group()))
+        for raw in _TOKEN_TEXT.findall(text):
+            found = cache.get(raw)
+            if found is None:
+                found = () if _LINK.match(raw) else self._terms_of(raw)
+                if len(cache) >= self._fast_limit:
+                    cache.clear()
+                cache[raw] = found
+            terms.extend(found)
         return terms
 
     def index_text(self, text: str) -> str:

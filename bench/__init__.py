@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (see bench/RESULTS.md for the latest full run)."""

@@ -1,0 +1,181 @@
+"""`python -m bench [--posts N]`: throughput and latency of the archive, in one run.
+
+Measures the import of a Telegram Desktop export through the full pipeline beside the floor
+(the same rows into one plain table plus an FTS5 index over the raw text, with plain sqlite3),
+search latency for a lemma, a phrase and a filtered query, and the import's peak memory.
+Prints a table and a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
+from monitor.search.service import search
+from monitor.store import Store
+from monitor.text import TextPipeline
+
+END = datetime(2024, 12, 1, tzinfo=UTC)
+
+
+def floor_insert(db: Path, rows: list[tuple[int, int, str, str]]) -> float:
+    """Seconds to insert `rows` with plain sqlite3 into one table with an FTS5 index."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, channel_id INTEGER, message_id INTEGER, date TEXT, text TEXT)"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE posts_fts USING fts5 (text, content='posts', content_rowid='id')"
+    )
+    started = time.perf_counter()
+    for start in range(0, len(rows), 1000):
+        batch = rows[start : start + 1000]
+        with conn:
+            conn.executemany(
+                "INSERT INTO posts (channel_id, message_id, date, text) VALUES (?, ?, ?, ?)", batch
+            )
+            first = conn.execute("SELECT max(id) FROM posts").fetchone()[0] - len(batch) + 1
+            conn.executemany(
+                "INSERT INTO posts_fts (rowid, text) VALUES (?, ?)",
+                [(first + i, row[3]) for i, row in enumerate(batch)],
+            )
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def search_latency(
+    db: Path, queries: dict[str, str], runs: int
+) -> dict[str, dict[str, float]]:
+    pipeline = TextPipeline()
+    results: dict[str, dict[str, float]] = {}
+    async with await Store.open(db) as store:
+        for name, query in queries.items():
+            hits = len((await search(store, pipeline, query, limit=20)).hits)  # warm-up
+            timings = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                await search(store, pipeline, query, limit=20)
+                timings.append((time.perf_counter() - started) * 1000)
+            results[name] = {
+                "query": query,  # type: ignore[dict-item]
+                "hits_first_page": hits,
+                "p50_ms": round(percentile(timings, 0.5), 2),
+                "p95_ms": round(percentile(timings, 0.95), 2),
+            }
+    return results
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--channels", type=int, default=50)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=50, help="search runs per query")
+    parser.add_argument("--json", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the files here (default: a temporary folder)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.workdir or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        export = work / "result.json"
+        started = time.perf_counter()
+        write_tdesktop_export(export, args.posts, args.channels, args.days, args.seed, END)
+        generated = time.perf_counter() - started
+        print(
+            f"generated {args.posts:,} posts in {generated:.1f} s ({export.stat().st_size / 2**20:.0f} MiB)",
+            file=sys.stderr,
+        )
+
+        archive = work / "archive.db"
+        archive.unlink(missing_ok=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.import_child", "--db", str(archive), "--export", str(export)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        imported = json.loads(child.stdout)
+
+        rows = [
+            (
+                channel_id(p.channel_index),
+                p.message_id,
+                p.date.strftime("%Y-%m-%d %H:%M:%S"),
+                p.text,
+            )
+            for p in CorpusGenerator(args.seed).posts(args.posts, args.channels, args.days, END)
+        ]
+        floor_db = work / "floor.db"
+        floor_db.unlink(missing_ok=True)
+        floor_seconds = floor_insert(floor_db, rows)
+        del rows
+
+        queries = {
+            "lemma": "Трамп",
+            "phrase": '"мирные переговоры"',
+            "filtered": f"санкции channel:{channel_id(3)} since:{date(2024, 11, 1)}",
+        }
+        latency = asyncio.run(search_latency(archive, queries, args.runs))
+
+    pipeline_rate = imported["posts"] / imported["import_seconds"]
+    floor_rate = args.posts / floor_seconds
+    summary: dict[str, Any] = {
+        "posts": args.posts, "channels": args.channels, "days": args.days, "seed": args.seed,
+        "import_posts_per_s": round(pipeline_rate),
+        "import_seconds": round(imported["import_seconds"], 2),
+        "pipeline_init_seconds": round(imported["pipeline_init_seconds"], 2),
+        "floor_posts_per_s": round(floor_rate),
+        "pipeline_to_floor": round(pipeline_rate / floor_rate, 3),
+        "import_peak_rss_mb": round(imported["peak_rss_mb"], 1),
+        "search": latency,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version},
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "commit": git_commit(),
+    }  # fmt: skip
+    print(f"{'measure':<34} {'value':>14}")
+    print(f"{'import, full pipeline (posts/s)':<34} {pipeline_rate:>14,.0f}")
+    print(f"{'floor: sqlite3 + FTS5 (posts/s)':<34} {floor_rate:>14,.0f}")
+    print(f"{'pipeline / floor':<34} {pipeline_rate / floor_rate:>14.3f}")
+    print(f"{'import peak memory (MB)':<34} {imported['peak_rss_mb']:>14.1f}")
+    for name, figures in latency.items():
+        print(
+            f"{'search ' + name + ' p50 / p95 (ms)':<34} {figures['p50_ms']:>6.2f} / {figures['p95_ms']:>5.2f}"
+        )
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
