@@ -26,7 +26,11 @@ def export_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     messages = []
     for i in range(1, POSTS + 1):
         extra = {"edited_unixtime": str(1730000000 + i * 60)} if i % 7 == 0 else {}
-        messages.append(export_message(i, f"Пост {i}: Трамп, санкции и мирные переговоры, день {i % 30}", **extra))
+        messages.append(
+            export_message(
+                i, f"Пост {i}: Трамп, санкции и мирные переговоры, день {i % 30}", **extra
+            )
+        )
     export = {"chats": {"list": [
         channel_export(messages[: POSTS // 2], 4001, "Первый"),
         channel_export(messages[POSTS // 2 :], 4002, "Второй", "private_channel"),
@@ -81,7 +85,11 @@ def test_killed_import_resumes_to_the_same_archive(
     # Waiting on a real child process (not a timing assertion): poll until it has stored
     # enough to be killed in the middle of the import.
     deadline = time.monotonic() + 60
-    while _posts_stored(db) < kill_after_posts and process.poll() is None and time.monotonic() < deadline:
+    while (
+        _posts_stored(db) < kill_after_posts
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     if process.poll() is None:
         process.send_signal(signal.SIGKILL)
