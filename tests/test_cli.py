@@ -105,7 +105,7 @@ def test_search_text_and_filters(db: str) -> None:
             "No archived channel is called @nobodyhere",
         ),
         (["search", "Трамп", "--since", "yesterday"], 2, "--since: needs a date as YYYY-MM-DD"),
-        (["search", "Трамп", "--limit", "0"], 2, "expected a number above 0"),
+        (["search", "Трамп", "--limit", "0"], 2, "expected 1 or more"),
         (["export", "--format", "xml"], 2, "invalid choice"),
         (["import", "/nonexistent/result.json"], 1, "no such file or folder"),
     ],

@@ -46,24 +46,17 @@ def _date_arg(key: str) -> Callable[[str], date]:
     return parse
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
-    return number
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value!r}")
+        return number
 
-
-def _non_negative(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value!r}")
-    return number
+    return parse
 
 
 def _username(value: str) -> str:
@@ -110,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "query", nargs="+", help='words, "phrases", OR, -word, channel:, since:, until:'
     )
-    sub.add_argument("--limit", type=_positive, default=20)
+    sub.add_argument("--limit", type=_whole_number(1), default=20)
     sub.add_argument("--order", choices=("relevance", "date"), default="relevance")
     sub.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -128,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "refs", nargs="+", metavar="REF", help="@name, t.me/name, a post link or an id"
     )
-    sub.add_argument("--days", type=_non_negative, metavar="N",
+    sub.add_argument("--days", type=_whole_number(0), metavar="N",
                      help="days of history to read (default BACKFILL_DAYS; 0 reads all)")  # fmt: skip
     sub = channel_commands.add_parser(
         "remove", parents=[common], help="stop following a channel; its archive is kept"

@@ -29,11 +29,7 @@ async def resolve_channel_ids(store: Store, refs: Sequence[str]) -> list[int]:
             ref = parse_channel_ref(text)
         except ValueError as error:
             raise QueryError(str(error)) from None
-        channel = (
-            await store.channel_by_username(ref.username)
-            if ref.username
-            else await store.channel(ref.channel_id or 0)
-        )
+        channel = await store.channel_by_ref(ref)
         if channel is None:
             raise QueryError(f"No archived channel is called {ref}.")
         ids.append(channel.id)

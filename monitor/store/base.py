@@ -45,6 +45,24 @@ def placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
+def post_filter(
+    channel_ids: Sequence[int] | None, since: datetime | None, until: datetime | None
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses (on posts aliased `p`) and their values for a channel and time window."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if channel_ids is not None:
+        clauses.append(f"p.channel_id IN ({placeholders(len(channel_ids))})")
+        params.extend(channel_ids)
+    if since is not None:
+        clauses.append("p.date >= ?")
+        params.append(to_db(since))
+    if until is not None:
+        clauses.append("p.date < ?")
+        params.append(to_db(until))
+    return clauses, params
+
+
 def _check_file(path: Path) -> None:
     """Refuse a file that is not SQLite before SQLite can touch it."""
     if path.is_dir():

@@ -6,6 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from monitor.models import Channel, ChannelInfo
+from monitor.refs import ChannelRef
 from monitor.store.base import StoreBase, from_db, to_db
 
 
@@ -73,6 +74,11 @@ class ChannelsMixin(StoreBase):
             "SELECT * FROM channels WHERE lower(username) = lower(?)", (username.lstrip("@"),)
         )
         return channel_from_row(rows[0]) if rows else None
+
+    async def channel_by_ref(self, ref: ChannelRef) -> Channel | None:
+        if ref.username:
+            return await self.channel_by_username(ref.username)
+        return await self.channel(ref.channel_id or 0)
 
     async def channels(self) -> list[Channel]:
         rows = await self._rows("SELECT * FROM channels ORDER BY lower(coalesce(username, title))")

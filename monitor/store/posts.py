@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.integrity import revision_hash
 from monitor.models import ChainBreak, ChannelStats, PreparedPost, StoreCounts, post_url
-from monitor.store.base import StoreBase, chunks, from_db, placeholders, to_db
+from monitor.store.base import StoreBase, chunks, from_db, placeholders, post_filter, to_db
 
 _POST_COLUMNS = (
     "channel_id, message_id, date, edit_date, text, entities, media_type, forward_from, "
@@ -190,7 +190,8 @@ class PostsMixin(StoreBase):
         with_revisions: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every stored field of each post, ordered by channel and message id, streamed."""
-        where, params = _post_filter(channel_ids, since, until)
+        clauses, params = post_filter(channel_ids, since, until)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         revisions = (
             self._stream(
                 "SELECT r.channel_id, r.message_id, r.text, r.edit_date, r.seen_at, r.hash "
@@ -311,23 +312,6 @@ def _reaction_total(reactions: dict[str, int] | None) -> int | None:
 
 def _reaction_detail(reactions: dict[str, int] | None) -> str | None:
     return None if reactions is None else json.dumps(reactions, ensure_ascii=False)
-
-
-def _post_filter(
-    channel_ids: Sequence[int] | None, since: datetime | None, until: datetime | None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if channel_ids is not None:
-        clauses.append(f"p.channel_id IN ({placeholders(len(channel_ids))})")
-        params.extend(channel_ids)
-    if since is not None:
-        clauses.append("p.date >= ?")
-        params.append(to_db(since))
-    if until is not None:
-        clauses.append("p.date < ?")
-        params.append(to_db(until))
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _iso(value: str | None) -> str | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from monitor.models import StoredPost
-from monitor.store.base import StoreBase, StoreError, from_db, placeholders, to_db
+from monitor.store.base import StoreBase, StoreError, from_db, post_filter
 
 SearchOrder = Literal["relevance", "date"]
 
@@ -41,17 +41,9 @@ class SearchMixin(StoreBase):
         limit: int = 20,
         offset: int = 0,
     ) -> list[StoredPost]:
-        clauses = ["posts_fts MATCH ?"]
-        params: list[object] = [match]
-        if channel_ids is not None:
-            clauses.append(f"p.channel_id IN ({placeholders(len(channel_ids))})")
-            params.extend(channel_ids)
-        if since is not None:
-            clauses.append("p.date >= ?")
-            params.append(to_db(since))
-        if until is not None:
-            clauses.append("p.date < ?")
-            params.append(to_db(until))
+        filters, values = post_filter(channel_ids, since, until)
+        clauses = ["posts_fts MATCH ?", *filters]
+        params: list[object] = [match, *values]
         ordering = "posts_fts.rank" if order == "relevance" else "p.date DESC, p.id DESC"
         sql = (
             "SELECT p.id, p.channel_id, c.username, c.title, p.message_id, p.date, p.text, "

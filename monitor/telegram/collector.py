@@ -23,7 +23,7 @@ from telethon.tl import functions, types
 from monitor.clock import Clock
 from monitor.ingest import ingest
 from monitor.models import Channel, MetricSnapshot, Post
-from monitor.refs import parse_channel_ref
+from monitor.refs import ChannelRef, parse_channel_ref
 from monitor.store import Store, StoreError
 from monitor.telegram.convert import channel_info, is_broadcast_channel, to_post
 from monitor.telegram.pacing import FloodWaitTooLong, Pacer
@@ -49,6 +49,13 @@ class ChannelError(Exception):
 class AddResult:
     channel: Channel
     rejoined: bool  # it was in the archive before (imported or removed earlier)
+
+
+def _parse_ref(text: str) -> ChannelRef:
+    try:
+        return parse_channel_ref(text)
+    except ValueError as error:
+        raise ChannelError(str(error)) from None
 
 
 def _state_of(error: Exception) -> tuple[str, str]:
@@ -96,15 +103,8 @@ class Collector:
         return channels
 
     async def _resolve(self, ref_text: str) -> Any:
-        try:
-            ref = parse_channel_ref(ref_text)
-        except ValueError as error:
-            raise ChannelError(str(error)) from None
-        known = (
-            await self.store.channel_by_username(ref.username)
-            if ref.username
-            else await self.store.channel(ref.channel_id or 0)
-        )
+        ref = _parse_ref(ref_text)
+        known = await self.store.channel_by_ref(ref)
         if known is not None and known.access_hash is not None:
             # Resolved before: reuse id and access hash, no username look-up spent.
             peer = types.InputPeerChannel(known.id, known.access_hash)
@@ -173,15 +173,8 @@ class Collector:
 
     async def remove(self, ref_text: str) -> Channel:
         """Stop following; the archive keeps everything stored so far."""
-        try:
-            ref = parse_channel_ref(ref_text)
-        except ValueError as error:
-            raise ChannelError(str(error)) from None
-        channel = (
-            await self.store.channel_by_username(ref.username)
-            if ref.username
-            else await self.store.channel(ref.channel_id or 0)
-        )
+        ref = _parse_ref(ref_text)
+        channel = await self.store.channel_by_ref(ref)
         if channel is None or not channel.active:
             raise ChannelError(f"{ref} is not followed.")
         if channel.access_hash is not None:
