@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.collector import backfill_rate, live_latency
 from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
 from monitor.search.service import search
 from monitor.store import Store
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=50, help="search runs per query")
+    parser.add_argument("--live-updates", type=int, default=500, help="live updates to time")
     parser.add_argument("--json", type=Path, help="also write the JSON summary here")
     parser.add_argument(
         "--workdir", type=Path, help="keep the files here (default: a temporary folder)"
@@ -148,6 +150,12 @@ def main() -> None:
         }
         latency = asyncio.run(search_latency(archive, queries, args.runs))
 
+    backfill = [
+        asyncio.run(backfill_rate(1, 2000, None)),  # the collector's own default pacing
+        asyncio.run(backfill_rate(5, 5000, 5)),  # pacing set to what Telegram permits
+    ]
+    live = asyncio.run(live_latency(args.live_updates))
+
     pipeline_rate = imported["posts"] / imported["import_seconds"]
     floor_rate = args.posts / floor_seconds
     summary: dict[str, Any] = {
@@ -159,6 +167,8 @@ def main() -> None:
         "pipeline_to_floor": round(pipeline_rate / floor_rate, 3),
         "import_peak_rss_mb": round(imported["peak_rss_mb"], 1),
         "search": latency,
+        "backfill": backfill,
+        "live": live,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version},
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "commit": git_commit(),
@@ -172,6 +182,14 @@ def main() -> None:
         print(
             f"{'search ' + name + ' p50 / p95 (ms)':<34} {figures['p50_ms']:>6.2f} / {figures['p95_ms']:>5.2f}"
         )
+    for run in backfill:
+        label = f"backfill at R={run['permitted_requests_per_s']:g}/s, {run['pacing']} pacing"
+        print(
+            f"{label:<48} {run['posts_per_s']:>8,.0f} posts/s = {run['share_of_ceiling']:.1%} of R x 100, {run['flood_waits']} flood waits"
+        )
+    print(
+        f"{'live update to stored p50 / p99 (ms)':<34} {live['p50_ms']:>6.2f} / {live['p99_ms']:>5.2f}"
+    )
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
