@@ -152,3 +152,33 @@ def test_one_session_is_never_used_by_two_processes(env: Path, world: World) -> 
     with exclusive(load_settings(), "user"):
         code, _, err = run(world, "run")
     assert code == 1 and "in use by another running process" in err
+
+
+def test_run_follows_until_sigterm_and_stops_cleanly(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from monitor.telegram.sandbox import signed_in_session
+
+    channel = world.add_channel("Канал", "run_chan")
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    assert run(world, "channels", "add", "@run_chan")[0] == 0
+    fill(world, channel, 350)
+    pages = 0
+
+    def stop_after_two_pages(name: str) -> None:
+        nonlocal pages
+        pages += name == "GetHistoryRequest"
+        if pages == 2:
+            signal.raise_signal(signal.SIGTERM)
+
+    world.on_request = stop_after_two_pages
+    code, out, err = run(world, "run")
+    assert code == 0, err
+    assert "Following 1 channel(s)" in out and out.rstrip().endswith("Stopped.")
+    code, out, _ = run(world, "stats", "--json")
+    stored = json.loads(out)["channels"][0]["posts"]
+    assert 100 <= stored <= 350
+    world.on_request = None
+    assert run(world, "verify")[0] == 0
