@@ -1,0 +1,1 @@
+"""Offline sentiment: a lexicon scorer written for this project, optionally a local model."""

@@ -1,0 +1,140 @@
+"""The lexicon scorer: word polarities, shifted by negation, intensifiers, softeners and a
+contrast ("но", "but"), plus emoji; a compound score in [-1, 1] and a label.
+
+Target-aware mode scores only the words near each mention of a term, weighted by distance,
+for questions such as "how do they speak of Трамп".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from monitor.text import TextPipeline
+
+NEGATORS = ("не", "ни", "нет", "без", "ні", "not", "no", "never", "nor", "без")
+INTENSIFIERS = (
+    "очень", "крайне", "весьма", "абсолютно", "совершенно", "чрезвычайно", "максимально",
+    "сильно", "слишком", "особенно", "невероятно", "страшно", "жутко", "предельно", "полностью",
+    "дуже", "надзвичайно", "вкрай", "very", "extremely", "really", "totally", "highly",
+)  # fmt: skip
+SOFTENERS = (
+    "немного", "слегка", "чуть", "отчасти", "несколько", "частично", "трохи", "ледве",
+    "slightly", "somewhat", "partly", "barely",
+)  # fmt: skip
+CONTRASTS = ("но", "однако", "зато", "проте", "але", "but", "however")
+EMOJI = {
+    "😡": -0.7, "🤬": -0.8, "😠": -0.6, "🤡": -0.6, "💩": -0.7, "👎": -0.6, "😢": -0.5,
+    "😭": -0.5, "😱": -0.4, "💔": -0.6, "🖕": -0.8, "☠": -0.5, "💀": -0.4, "😞": -0.5,
+    "👍": 0.5, "❤": 0.6, "🔥": 0.3, "💪": 0.5, "🙏": 0.4, "😊": 0.6, "😁": 0.5, "😂": 0.2,
+    "🥰": 0.7, "👏": 0.5, "✅": 0.3, "🎉": 0.6, "🏆": 0.6, "😍": 0.7, "🤝": 0.4,
+}  # fmt: skip
+_EMOJI = re.compile("|".join(map(re.escape, sorted(EMOJI, key=len, reverse=True))))
+
+NEGATION_WINDOW = 3
+MODIFIER_WINDOW = 2
+NEGATION_FACTOR = -0.7
+INTENSIFIER_FACTOR = 1.4
+SOFTENER_FACTOR = 0.6
+TARGET_WINDOW = 8
+# Squashes a sum of polarities into (-1, 1): one clear word gives about 0.6.
+ALPHA = 1.5
+
+DEFAULT_THRESHOLDS = (-0.2, 0.2)
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    score: float
+    label: str  # positive, neutral, negative
+    hits: int  # lexicon words and emoji that counted
+
+    def as_json(self) -> dict[str, object]:
+        return {"label": self.label, "score": round(self.score, 4), "hits": self.hits}
+
+
+def label_for(score: float, thresholds: tuple[float, float]) -> str:
+    negative, positive = thresholds
+    if score >= positive:
+        return "positive"
+    if score <= negative:
+        return "negative"
+    return "neutral"
+
+
+def compound(total: float) -> float:
+    return total / math.sqrt(total * total + ALPHA)
+
+
+class LexiconScorer:
+    def __init__(
+        self,
+        pipeline: TextPipeline,
+        lexicon: Mapping[str, float],
+        thresholds: tuple[float, float] = DEFAULT_THRESHOLDS,
+    ) -> None:
+        self.pipeline = pipeline
+        self.lexicon = lexicon
+        self.thresholds = thresholds
+        self._negators = self._keys(NEGATORS)
+        self._intensifiers = self._keys(INTENSIFIERS)
+        self._softeners = self._keys(SOFTENERS)
+        self._contrasts = self._keys(CONTRASTS)
+
+    def _keys(self, words: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(lemma for word in words for lemma in self.pipeline.lemmas(word))
+
+    def _word_values(self, lemmas: list[str]) -> list[float]:
+        """Each word's contribution after its modifiers (0 for words outside the lexicon)."""
+        values = [0.0] * len(lemmas)
+        contrast = max(
+            (i for i, lemma in enumerate(lemmas) if lemma in self._contrasts), default=-1
+        )
+        for i, lemma in enumerate(lemmas):
+            value = self.lexicon.get(lemma)
+            if value is None:
+                continue
+            before = lemmas[max(0, i - NEGATION_WINDOW) : i]
+            if any(word in self._negators for word in before):
+                value *= NEGATION_FACTOR
+            near = lemmas[max(0, i - MODIFIER_WINDOW) : i]
+            if any(word in self._intensifiers for word in near):
+                value *= INTENSIFIER_FACTOR
+            elif any(word in self._softeners for word in near):
+                value *= SOFTENER_FACTOR
+            if contrast >= 0:
+                value *= 1.5 if i > contrast else 0.5
+            values[i] = value
+        return values
+
+    def score(self, text: str, target: str | None = None) -> Sentiment:
+        tokens = self.pipeline.tokens(text)
+        lemmas = [token.terms[-1] for token in tokens]
+        values = self._word_values(lemmas)
+        emoji = [EMOJI[m.group()] for m in _EMOJI.finditer(text)]
+        if target is None:
+            hits = sum(1 for v in values if v) + len(emoji)
+            return self._result(sum(values) + sum(emoji), hits)
+        wanted = self.pipeline.lemmas(target)
+        mentions = [
+            i
+            for i in range(len(lemmas) - len(wanted) + 1)
+            if wanted and lemmas[i : i + len(wanted)] == wanted
+        ]
+        if not mentions:
+            return Sentiment(0.0, "neutral", 0)
+        total, hits = 0.0, 0
+        for i, value in enumerate(values):
+            if not value or any(m <= i < m + len(wanted) for m in mentions):
+                continue  # the target's own words say nothing about it
+            distance = min(abs(i - m) for m in mentions)
+            if distance <= TARGET_WINDOW:
+                total += value * (1 - distance / (TARGET_WINDOW + 1))
+                hits += 1
+        return self._result(total, hits)
+
+    def _result(self, total: float, hits: int) -> Sentiment:
+        score = compound(total) if hits else 0.0
+        return Sentiment(score, label_for(score, self.thresholds), hits)
