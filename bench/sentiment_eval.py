@@ -17,7 +17,12 @@ import sys
 from pathlib import Path
 
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
-from monitor.sentiment.scorer import DEFAULT_THRESHOLDS, LexiconScorer, label_for
+from monitor.sentiment.scorer import (
+    TARGET_THRESHOLDS,
+    WHOLE_TEXT_THRESHOLDS,
+    LexiconScorer,
+    label_for,
+)
 from monitor.text import TextPipeline
 
 LABELS = {"-1": "negative", "0": "neutral", "1": "positive"}
@@ -74,10 +79,11 @@ def main() -> None:
             scorer.score(row["sentence"], row["entity"] if mode == "target" else None).score
             for row in rows
         ]
-        report[mode] = summary(truth, [label_for(s, DEFAULT_THRESHOLDS) for s in scores])
+        thresholds = TARGET_THRESHOLDS if mode == "target" else WHOLE_TEXT_THRESHOLDS
+        report[mode] = summary(truth, [label_for(s, thresholds) for s in scores])
         if args.tune:
-            thresholds, tuned = tune(truth, scores)
-            report[f"{mode}_tuned"] = {"thresholds": thresholds, **tuned}
+            best, tuned = tune(truth, scores)
+            report[f"{mode}_tuned"] = {"thresholds": best, **tuned}
     json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
     print()
 

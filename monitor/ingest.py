@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.models import Post, PreparedPost, StoreCounts
+from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 
 
-def prepare(post: Post, pipeline: TextPipeline) -> PreparedPost:
-    return PreparedPost(post, pipeline.index_text(post.text))
+def prepare(
+    post: Post, pipeline: TextPipeline, scorer: LexiconScorer | None = None
+) -> PreparedPost:
+    sentiment = scorer.score(post.text).score if scorer is not None else None
+    return PreparedPost(post, pipeline.index_text(post.text), sentiment)
 
 
 async def ingest(
@@ -21,10 +25,11 @@ async def ingest(
     posts: Sequence[Post],
     now: datetime,
     high_water: int | None = None,
+    scorer: LexiconScorer | None = None,
 ) -> StoreCounts:
     """Run the text pipeline over `posts` of one channel and store them in one transaction
     (with the channel's new high-water mark, when the posts come from reading it in order)."""
     if not posts and high_water is None:
         return StoreCounts()
-    prepared = [prepare(post, pipeline) for post in posts]
+    prepared = [prepare(post, pipeline, scorer) for post in posts]
     return await store.store_posts(channel_id, prepared, now, high_water)

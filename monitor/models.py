@@ -92,6 +92,7 @@ class PreparedPost:
 
     post: Post
     lemmas: str
+    sentiment: float | None = None
 
 
 @dataclass(frozen=True)

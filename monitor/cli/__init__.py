@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from monitor.cli.analysis import cmd_rescore, cmd_sentiment
 from monitor.cli.archive import (
     cmd_channels_list,
     cmd_demo,
@@ -30,6 +31,7 @@ from monitor.clock import Clock
 from monitor.config import ConfigError, load_settings
 from monitor.refs import parse_channel_ref
 from monitor.search.query import QueryError, parse_date
+from monitor.sentiment.service import SentimentSetupError
 from monitor.store import StoreError
 from monitor.telegram.session import ClientFactory, SessionError
 
@@ -140,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("stats", cmd_stats, "posts per channel, date range, deleted and edited counts")
     sub.add_argument("--json", action="store_true")
 
+    sub = command(
+        "sentiment", cmd_sentiment, "score texts, one a line, as JSON lines of label and score"
+    )
+    sub.add_argument("file", nargs="?", metavar="FILE|-", help="default: standard input")
+    sub.add_argument("--target", metavar="TERM", help="score only what is said around this term")
+    sub.add_argument(
+        "--jsonl", action="store_true", help='input lines are {"text": ..., "target": ...}'
+    )
+    command("rescore", cmd_rescore, "score every stored post again (after changing the lexicon)")
+
     sub = command("login", cmd_login, "sign in the user account (or the bot, with --bot)")
     sub.add_argument("--bot", action="store_true", help="sign in the bot with TG_BOT_TOKEN")
     command("run", cmd_run, "follow the channels: live updates, catch-up, sweeps, metrics")
@@ -172,7 +184,7 @@ def main(
     )
     try:
         return int(asyncio.run(args.handler(args, context)))
-    except (StoreError, QueryError, SessionError) as error:
+    except (StoreError, QueryError, SessionError, SentimentSetupError) as error:
         print(f"error: {error}", file=err)
         return 1
     except KeyboardInterrupt:

@@ -61,8 +61,9 @@ async def cmd_login(args: argparse.Namespace, ctx: Context) -> int:
 
 def _collector(ctx: Context, client: TelegramClient, store: Store) -> Collector:
     return Collector(
-        client, store, ctx.pipeline, ctx.clock, backfill_days=ctx.settings.backfill_days
-    )
+        client, store, ctx.pipeline, ctx.clock,
+        backfill_days=ctx.settings.backfill_days, scorer=ctx.scorer,
+    )  # fmt: skip
 
 
 async def cmd_channels_add(args: argparse.Namespace, ctx: Context) -> int:

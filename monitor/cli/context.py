@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
+from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.service import load_scorer
 from monitor.store import Store
 from monitor.telegram.session import ClientFactory
 from monitor.text import TextPipeline
@@ -53,12 +55,19 @@ class Context:
         self.client_factory = client_factory
         self.clock = clock or SystemClock()
         self._pipeline = pipeline
+        self._scorer: LexiconScorer | None = None
 
     @property
     def pipeline(self) -> TextPipeline:
         if self._pipeline is None:
             self._pipeline = TextPipeline()
         return self._pipeline
+
+    @property
+    def scorer(self) -> LexiconScorer:
+        if self._scorer is None:
+            self._scorer = load_scorer(self.pipeline, self.settings)
+        return self._scorer
 
     def with_db(self, path: Path) -> Context:
         return Context(

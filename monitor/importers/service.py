@@ -24,6 +24,7 @@ from monitor.importers.tdesktop import (
 )
 from monitor.ingest import prepare
 from monitor.models import ChannelInfo, Post, StoreCounts
+from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 
@@ -90,9 +91,14 @@ class _Writer:
         self.stored = 0
 
     async def submit(
-        self, chat: ExportChat, posts: list[Post], pipeline: TextPipeline, now: datetime
+        self,
+        chat: ExportChat,
+        posts: list[Post],
+        pipeline: TextPipeline,
+        scorer: LexiconScorer | None,
+        now: datetime,
     ) -> None:
-        prepared = [prepare(post, pipeline) for post in posts]
+        prepared = [prepare(post, pipeline, scorer) for post in posts]
         await self.drain()
         self._chat = chat
         self._task = asyncio.create_task(self._store.store_posts(chat.id, prepared, now))
@@ -118,6 +124,7 @@ class _Run:
     report: ImportReport
     writer: _Writer
     progress: Callable[[int, int], None]
+    scorer: LexiconScorer | None = None
     other_chats: set[int] = field(default_factory=set)
     imported: set[int] = field(default_factory=set)
 
@@ -130,7 +137,7 @@ async def _import_file(run: _Run, path: Path) -> None:
     async def flush() -> None:
         nonlocal posts
         if chat_now is not None and posts:
-            await run.writer.submit(chat_now, posts, run.pipeline, run.clock())
+            await run.writer.submit(chat_now, posts, run.pipeline, run.scorer, run.clock())
             posts = []
 
     def progress(position: int) -> None:
@@ -189,6 +196,7 @@ async def import_exports(
     username: str | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
+    scorer: LexiconScorer | None = None,
 ) -> ImportReport:
     report = ImportReport()
     files = find_exports(paths, report)
@@ -200,7 +208,7 @@ async def import_exports(
         if on_progress is not None:
             on_progress(done_bytes + position, total_bytes, writer.stored + waiting)
 
-    run = _Run(store, pipeline, clock, username, batch_size, report, writer, progress)
+    run = _Run(store, pipeline, clock, username, batch_size, report, writer, progress, scorer)
     for path in files:
         report.files.append(path)
         await _import_file(run, path)

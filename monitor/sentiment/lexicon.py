@@ -84,7 +84,7 @@ def build_lexicon(pipeline: TextPipeline, entries: Iterable[Entry]) -> dict[str,
     works word by word."""
     lexicon: dict[str, float] = {}
     for entry in entries:
-        lemmas = pipeline.lemmas(entry.word)
+        lemmas = pipeline.lemmas(entry.word, "uk" if entry.language == "uk" else None)
         if len(lemmas) == 1:
             lexicon[lemmas[0]] = entry.polarity
     return lexicon

@@ -42,7 +42,10 @@ TARGET_WINDOW = 8
 # Squashes a sum of polarities into (-1, 1): one clear word gives about 0.6.
 ALPHA = 1.5
 
-DEFAULT_THRESHOLDS = (-0.2, 0.2)
+# Label thresholds (negative at or below the first, positive at or above the second), tuned
+# for the mean F1 of positive and negative on the development set (bench/sentiment_eval.py).
+WHOLE_TEXT_THRESHOLDS = (-0.08, 0.42)
+TARGET_THRESHOLDS = (-0.02, 0.22)
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,13 @@ class LexiconScorer:
         self,
         pipeline: TextPipeline,
         lexicon: Mapping[str, float],
-        thresholds: tuple[float, float] = DEFAULT_THRESHOLDS,
+        thresholds: tuple[float, float] = WHOLE_TEXT_THRESHOLDS,
+        target_thresholds: tuple[float, float] = TARGET_THRESHOLDS,
     ) -> None:
         self.pipeline = pipeline
         self.lexicon = lexicon
         self.thresholds = thresholds
+        self.target_thresholds = target_thresholds
         self._negators = self._keys(NEGATORS)
         self._intensifiers = self._keys(INTENSIFIERS)
         self._softeners = self._keys(SOFTENERS)
@@ -116,7 +121,7 @@ class LexiconScorer:
         emoji = [EMOJI[m.group()] for m in _EMOJI.finditer(text)]
         if target is None:
             hits = sum(1 for v in values if v) + len(emoji)
-            return self._result(sum(values) + sum(emoji), hits)
+            return self._result(sum(values) + sum(emoji), hits, self.thresholds)
         wanted = self.pipeline.lemmas(target)
         mentions = [
             i
@@ -133,8 +138,9 @@ class LexiconScorer:
             if distance <= TARGET_WINDOW:
                 total += value * (1 - distance / (TARGET_WINDOW + 1))
                 hits += 1
-        return self._result(total, hits)
+        return self._result(total, hits, self.target_thresholds)
 
-    def _result(self, total: float, hits: int) -> Sentiment:
+    @staticmethod
+    def _result(total: float, hits: int, thresholds: tuple[float, float]) -> Sentiment:
         score = compound(total) if hits else 0.0
-        return Sentiment(score, label_for(score, self.thresholds), hits)
+        return Sentiment(score, label_for(score, thresholds), hits)

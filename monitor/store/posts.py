@@ -16,7 +16,7 @@ from monitor.store.base import StoreBase, chunks, from_db, placeholders, post_fi
 _POST_COLUMNS = (
     "channel_id, message_id, date, edit_date, text, entities, media_type, forward_from, "
     "forward_from_id, reply_to, grouped_id, post_author, views, forwards, replies, reactions, "
-    "reactions_detail, lemmas, first_seen_at, updated_at"
+    "reactions_detail, lemmas, sentiment, first_seen_at, updated_at"
 )
 
 # Export columns, in the order CSV files get them (documented in the README).
@@ -24,7 +24,7 @@ EXPORT_COLUMNS = (
     "channel_id", "channel", "message_id", "url", "date", "edit_date", "deleted_at", "text",
     "entities", "media_type", "forward_from", "forward_from_id", "reply_to", "grouped_id",
     "post_author", "views", "forwards", "replies", "reactions", "reactions_detail",
-    "first_seen_at", "updated_at",
+    "sentiment", "first_seen_at", "updated_at",
 )  # fmt: skip
 
 
@@ -81,7 +81,7 @@ class PostsMixin(StoreBase):
                 elif _sort_key(edit) >= _sort_key(current.edit_date):
                     updates.append(
                         (post.text, edit, json.dumps(post.entities, ensure_ascii=False),
-                         item.lemmas, seen, channel_id, post.message_id)
+                         item.lemmas, item.sentiment, seen, channel_id, post.message_id)
                     )  # fmt: skip
                     if _has_metrics(item):
                         metric_updates.append(_metric_row(item, seen))
@@ -101,11 +101,11 @@ class PostsMixin(StoreBase):
                     if _sort_key(edit) >= _sort_key(current.edit_date):
                         known[post.message_id] = _Known(post.text, edit, current.date)
             await db.executemany(
-                f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(20)})", new_posts
+                f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(21)})", new_posts
             )
             await db.executemany(
                 "UPDATE posts SET text = ?, edit_date = ?, entities = ?, lemmas = ?, "
-                "updated_at = ? WHERE channel_id = ? AND message_id = ?",
+                "sentiment = ?, updated_at = ? WHERE channel_id = ? AND message_id = ?",
                 updates,
             )
             await db.executemany(
@@ -153,6 +153,17 @@ class PostsMixin(StoreBase):
 
     async def post_count(self) -> int:
         return int(await self._scalar("SELECT count(*) FROM posts"))
+
+    async def texts_for_scoring(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(post id, text) in id order after `after_id`, for rescoring in batches."""
+        rows = await self._db.execute_fetchall(
+            "SELECT id, text FROM posts WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def set_sentiments(self, scores: Sequence[tuple[float | None, int]]) -> None:
+        async with self.write() as db:
+            await db.executemany("UPDATE posts SET sentiment = ? WHERE id = ?", scores)
 
     async def revision_count(self) -> int:
         return int(await self._scalar("SELECT count(*) FROM post_revisions"))
@@ -289,7 +300,7 @@ def _post_row(item: PreparedPost, seen: str | None) -> tuple[Any, ...]:
         json.dumps(post.entities, ensure_ascii=False), post.media_type, post.forward_from,
         post.forward_from_id, post.reply_to, post.grouped_id, post.post_author, post.views,
         post.forwards, post.replies, _reaction_total(post.reactions),
-        _reaction_detail(post.reactions), item.lemmas, seen, seen,
+        _reaction_detail(post.reactions), item.lemmas, item.sentiment, seen, seen,
     )  # fmt: skip
 
 
@@ -343,6 +354,7 @@ def _export_record(row: sqlite3.Row) -> dict[str, Any]:
         "reactions_detail": json.loads(row["reactions_detail"])
         if row["reactions_detail"]
         else None,
+        "sentiment": row["sentiment"],
         "first_seen_at": _iso(row["first_seen_at"]),
         "updated_at": _iso(row["updated_at"]),
     }

@@ -128,4 +128,14 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        3,
+        "sentiment",
+        """
+        ALTER TABLE posts ADD COLUMN sentiment REAL;  -- compound score in [-1, 1], NULL if unscored
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ from monitor.clock import Clock
 from monitor.ingest import ingest
 from monitor.models import Channel, MetricSnapshot, Post
 from monitor.refs import ChannelRef, parse_channel_ref
+from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store, StoreError
 from monitor.telegram.convert import channel_info, is_broadcast_channel, to_post
 from monitor.telegram.pacing import FloodWaitTooLong, Pacer
@@ -81,6 +82,7 @@ class Collector:
         backfill_days: int = 30,
         sweep_days: int = 7,
         added_by: str = "cli",
+        scorer: LexiconScorer | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -90,6 +92,7 @@ class Collector:
         self.backfill_days = backfill_days
         self.sweep_days = sweep_days
         self.added_by = added_by
+        self.scorer = scorer
         self._following: dict[int, Channel] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._handlers_installed = False
@@ -213,7 +216,15 @@ class Collector:
                     break
                 newest = max(m.id for m in messages)
                 posts = [p for p in (to_post(m, current.id) for m in messages) if p is not None]
-                await ingest(self.store, self.pipeline, current.id, posts, self.clock.now(), newest)
+                await ingest(
+                    self.store,
+                    self.pipeline,
+                    current.id,
+                    posts,
+                    self.clock.now(),
+                    newest,
+                    self.scorer,
+                )
                 await self._notice_rename(current, messages)
                 read += len(posts)
                 high_water = newest
@@ -300,7 +311,7 @@ class Collector:
         found = await self._fetch(channel, message_ids)
         now = self.clock.now()
         posts = [p for p in (to_post(m, channel.id) for m in found.values()) if p is not None]
-        await ingest(self.store, self.pipeline, channel.id, posts, now)
+        await ingest(self.store, self.pipeline, channel.id, posts, now, scorer=self.scorer)
         if snapshot:
             await self.store.add_metric_snapshots([_snapshot(post, now) for post in posts])
         missing = [i for i in message_ids if i not in found]
@@ -358,7 +369,9 @@ class Collector:
         # The high-water mark is left alone: posts between it and this one may have been
         # dropped, and the next catch-up must still read them.
         try:
-            await ingest(self.store, self.pipeline, channel_id, posts, self.clock.now())
+            await ingest(
+                self.store, self.pipeline, channel_id, posts, self.clock.now(), scorer=self.scorer
+            )
             self.live_stored += len(posts)
         except StoreError as error:
             log.error(

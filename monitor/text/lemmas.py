@@ -19,7 +19,7 @@ _UKRAINIAN_ENDINGS = tuple(
     sorted(
         set(
             """
-        ання ення іння ються ється ували ував ують ають ять уть ати ити іти ала ило
+        ання ення іння ються ється ували ував ують ають ють ять уть ати ити іти ути ала ило ули ила ена ений ені ено
         ами ями ові еві ого ому ими іми ій ої ою ею єю ів їв их іх ім ах ях ам ям ом ем
         ий а я у ю і ї е є о и ь й
         """.split()
@@ -54,6 +54,12 @@ class Lemmatizer:
         if any(is_latin(c) for c in word):
             return str(self._english.stemWord(word))
         return word
+
+    def ukrainian(self, word: str) -> str:
+        """A word of a Ukrainian text: Cyrillic words are stemmed as Ukrainian."""
+        if any(is_cyrillic(c) for c in word):
+            return ukrainian_stem(word)
+        return self.lemma(word)
 
     def _russian(self, word: str) -> str:
         return str(self._morph.parse(word)[0].normal_form).replace("ё", "е")

@@ -32,6 +32,16 @@ _NOT_WORD = re.compile(r"[\W_]+")
 _STRIP_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHES))
 
 
+_UKRAINIAN_ONLY = frozenset("іїєґІЇЄҐ")
+_RUSSIAN_ONLY = frozenset("ыэъЫЭЪ")
+
+
+def is_ukrainian(text: str) -> bool:
+    """Ukrainian letters and none of Russian's own: the whole text is read as Ukrainian."""
+    letters = set(text)
+    return bool(letters & _UKRAINIAN_ONLY) and not letters & _RUSSIAN_ONLY
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """A word of the original text: where it stands and the index terms it yields."""
@@ -45,8 +55,9 @@ class TextPipeline:
     def __init__(self, lemmatizer: Lemmatizer | None = None, cache_size: int = 300_000) -> None:
         self.lemmatizer = lemmatizer or Lemmatizer()
         self._terms = lru_cache(maxsize=cache_size)(self._terms_of)
-        # The hot path keeps a plain dict, emptied when full: cheaper per look-up than an LRU.
-        self._fast: dict[str, tuple[str, ...]] = {}
+        # The hot path keeps plain dicts (one per reading), emptied when full: cheaper per
+        # look-up than an LRU.
+        self._fast: dict[bool, dict[str, tuple[str, ...]]] = {False: {}, True: {}}
         self._fast_limit = cache_size
 
     def _word(self, raw: str) -> str | None:
@@ -55,7 +66,10 @@ class TextPipeline:
             return None
         return word
 
-    def _terms_of(self, raw: str) -> tuple[str, ...]:
+    def _lemma(self, word: str, ukrainian: bool) -> str:
+        return self.lemmatizer.ukrainian(word) if ukrainian else self.lemmatizer.lemma(word)
+
+    def _terms_of(self, raw: str, ukrainian: bool = False) -> tuple[str, ...]:
         if raw[0] in "#@":
             body = self._word(raw[1:])
             if body is None:
@@ -63,23 +77,26 @@ class TextPipeline:
             if raw[0] == "@":
                 return ("@" + body,)
             # A hashtag is indexed as itself and as its word, so #Бахмут is found by Бахмут.
-            return ("#" + body, self.lemmatizer.lemma(body))
+            return ("#" + body, self._lemma(body, ukrainian))
         word = self._word(raw)
-        return () if word is None else (self.lemmatizer.lemma(word),)
+        return () if word is None else (self._lemma(word, ukrainian),)
 
     def _matches(self, text: str) -> Iterator[re.Match[str]]:
         for match in _TOKEN.finditer(text):
             if match.lastgroup != "url":
                 yield match
 
-    def lemmas(self, text: str) -> list[str]:
-        """The index terms of `text` in order (links left out)."""
-        cache = self._fast
+    def lemmas(self, text: str, language: str | None = None) -> list[str]:
+        """The index terms of `text` in order (links left out). `language` "uk" reads every
+        Cyrillic word as Ukrainian; by default a text is Ukrainian when it has Ukrainian
+        letters and no Russian-only ones."""
+        ukrainian = is_ukrainian(text) if language is None else language == "uk"
+        cache = self._fast[ukrainian]
         terms: list[str] = []
         for raw in _TOKEN_TEXT.findall(text):
             found = cache.get(raw)
             if found is None:
-                found = () if _LINK.match(raw) else self._terms_of(raw)
+                found = () if _LINK.match(raw) else self._terms_of(raw, ukrainian)
                 if len(cache) >= self._fast_limit:
                     cache.clear()
                 cache[raw] = found
@@ -92,8 +109,9 @@ class TextPipeline:
     def tokens(self, text: str) -> list[Token]:
         """Tokens with their offsets in `text`, for highlighting and context windows."""
         found = []
+        ukrainian = is_ukrainian(text)
         for match in self._matches(text):
-            terms = self._terms(match.group())
+            terms = self._terms(match.group(), ukrainian)
             if terms:
                 found.append(Token(match.start(), match.end(), terms))
         return found
@@ -101,12 +119,16 @@ class TextPipeline:
     def query_terms(self, text: str) -> list[tuple[str, ...]]:
         """The words of a query, each with every lemma it may stand for (indexed one first)."""
         result: list[tuple[str, ...]] = []
+        ukrainian = is_ukrainian(text)
         for match in self._matches(text):
             raw = match.group()
             if raw[0] in "#@":
-                result.extend((term,) for term in self._terms(raw)[:1])
+                result.extend((term,) for term in self._terms(raw, ukrainian)[:1])
                 continue
             word = self._word(raw)
             if word is not None:
-                result.append(self.lemmatizer.lemma_options(word))
+                options = (
+                    (self._lemma(word, True),) if ukrainian else self.lemmatizer.lemma_options(word)
+                )
+                result.append(options)
         return result

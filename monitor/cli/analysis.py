@@ -1,0 +1,82 @@
+"""Analysis commands: sentiment (score texts), rescore (score the archive again)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from monitor.cli.context import Context
+
+RESCORE_BATCH = 2000
+
+
+def _items(
+    handle: TextIO, as_json: bool, target: str | None
+) -> Iterator[tuple[int, str, str | None, str | None]]:
+    """(line number, text, target, problem) for each non-empty input line."""
+    for number, line in enumerate(handle, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if not as_json:
+            yield number, line, target, None
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            yield number, "", None, "not a JSON object"
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            yield number, "", None, 'expected an object with a "text" string'
+            continue
+        item_target = item.get("target", target)
+        yield number, item["text"], item_target if isinstance(item_target, str) else target, None
+
+
+async def cmd_sentiment(args: argparse.Namespace, ctx: Context) -> int:
+    scorer = ctx.scorer
+    problems = 0
+    source: TextIO
+    if args.file in (None, "-"):
+        source = sys.stdin
+    else:
+        try:
+            source = open(args.file, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as error:
+            ctx.output.note(f"error: {args.file} cannot be read: {error.strerror}")
+            return 1
+    try:
+        for number, text, target, problem in _items(source, args.jsonl, args.target):
+            if problem is not None:
+                ctx.output.note(f"error: line {number}: {problem}")
+                problems += 1
+                continue
+            result = scorer.score(text, target).as_json()
+            if target is not None:
+                result["target"] = target
+            ctx.output.line(json.dumps(result, ensure_ascii=False))
+    except UnicodeDecodeError:
+        ctx.output.note(f"error: {args.file or 'the input'} is not UTF-8 text")
+        return 1
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    return 1 if problems else 0
+
+
+async def cmd_rescore(args: argparse.Namespace, ctx: Context) -> int:
+    scorer = ctx.scorer
+    done = 0
+    async with await ctx.open_store() as store:
+        last = 0
+        while batch := await store.texts_for_scoring(last, RESCORE_BATCH):
+            await store.set_sentiments(
+                [(scorer.score(text).score, post_id) for post_id, text in batch]
+            )
+            done += len(batch)
+            last = batch[-1][0]
+    ctx.output.line(f"Rescored {done:,} posts.")
+    return 0

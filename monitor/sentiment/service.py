@@ -1,0 +1,26 @@
+"""The scorer the settings ask for: the built-in lexicon, with the user's merged over it."""
+
+from __future__ import annotations
+
+from monitor.config import Settings
+from monitor.sentiment.lexicon import LexiconError, build_lexicon, builtin_entries, user_entries
+from monitor.sentiment.scorer import LexiconScorer
+from monitor.text import TextPipeline
+
+
+class SentimentSetupError(ValueError):
+    """The sentiment settings cannot be used; the message says why in one sentence."""
+
+
+def load_scorer(pipeline: TextPipeline, settings: Settings) -> LexiconScorer:
+    if settings.sentiment_model is not None:
+        raise SentimentSetupError(
+            "SENTIMENT_MODEL is set, but this version scores with its lexicon only; unset it"
+        )
+    entries = builtin_entries()
+    if settings.sentiment_lexicon is not None:
+        try:
+            entries += user_entries(settings.sentiment_lexicon)
+        except LexiconError as error:
+            raise SentimentSetupError(f"SENTIMENT_LEXICON: {error}") from None
+    return LexiconScorer(pipeline, build_lexicon(pipeline, entries))
