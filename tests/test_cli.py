@@ -179,3 +179,22 @@ def test_demo_runs_offline() -> None:
     assert "**Трампом**" in out
     assert "**мирных** **переговорах**" in out
     assert "OK: 2 channel(s)" in out
+
+
+def test_watch_commands(db: str) -> None:
+    code, out, _ = run("watch", "add", "Трамп", "--alias", "Trump", "--db", db)
+    assert code == 0 and "4 posts so far" in out
+    code, out, _ = run("watch", "add", "санкции", "--channel", "1700000002", "--db", db)
+    assert code == 0 and "2 posts so far" in out
+    code, _, err = run("watch", "add", "Трамп", "--db", db)
+    assert code == 1 and "'Трамп' is already watched" in err
+    code, _, err = run("watch", "add", "🔥", "--db", db)
+    assert code == 1 and "has no words to watch" in err
+    code, out, _ = run("watch", "list", "--json", "--db", db)
+    listed = {t["term"]: t for t in json.loads(out)}
+    assert listed["Трамп"]["aliases"] == ["Трамп", "Trump"] and listed["Трамп"]["posts"] == 4
+    assert listed["санкции"]["channel"] == "Официальный вестник"
+    code, out, _ = run("watch", "remove", "трамп", "--db", db)
+    assert code == 0 and "No longer watching 'Трамп'" in out
+    code, _, err = run("watch", "remove", "Трамп", "--db", db)
+    assert code == 1 and "is not watched" in err

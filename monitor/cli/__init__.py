@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from monitor.cli.analysis import cmd_rescore, cmd_sentiment
+from monitor.cli.analysis import (
+    cmd_rescore,
+    cmd_sentiment,
+    cmd_watch_add,
+    cmd_watch_list,
+    cmd_watch_remove,
+)
 from monitor.cli.archive import (
     cmd_channels_list,
     cmd_demo,
@@ -34,6 +40,7 @@ from monitor.search.query import QueryError, parse_date
 from monitor.sentiment.service import SentimentSetupError
 from monitor.store import StoreError
 from monitor.telegram.session import ClientFactory, SessionError
+from monitor.watch import WatchError
 
 Handler = Callable[[argparse.Namespace, Context], Awaitable[int]]
 
@@ -152,6 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command("rescore", cmd_rescore, "score every stored post again (after changing the lexicon)")
 
+    watch = commands.add_parser("watch", help="watch terms: add, remove, list")
+    watch_commands = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")
+    sub = watch_commands.add_parser("add", parents=[common], help="watch a term in every form")
+    sub.set_defaults(handler=cmd_watch_add)
+    sub.add_argument("term", metavar="TERM", help='a word or a phrase, e.g. "мирные переговоры"')
+    sub.add_argument("--alias", action="append", default=[], metavar="A",
+                     help="another name counted as the term (repeatable)")  # fmt: skip
+    sub.add_argument("--channel", metavar="@NAME", help="only in this channel")
+    sub = watch_commands.add_parser("remove", parents=[common], help="stop watching a term")
+    sub.set_defaults(handler=cmd_watch_remove)
+    sub.add_argument("term", metavar="TERM")
+    sub.add_argument("--channel", metavar="@NAME")
+    sub = watch_commands.add_parser("list", parents=[common], help="the watched terms")
+    sub.set_defaults(handler=cmd_watch_list)
+    sub.add_argument("--json", action="store_true")
+
     sub = command("login", cmd_login, "sign in the user account (or the bot, with --bot)")
     sub.add_argument("--bot", action="store_true", help="sign in the bot with TG_BOT_TOKEN")
     command("run", cmd_run, "follow the channels: live updates, catch-up, sweeps, metrics")
@@ -184,7 +207,7 @@ def main(
     )
     try:
         return int(asyncio.run(args.handler(args, context)))
-    except (StoreError, QueryError, SessionError, SentimentSetupError) as error:
+    except (StoreError, QueryError, SessionError, SentimentSetupError, WatchError) as error:
         print(f"error: {error}", file=err)
         return 1
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from monitor.cli.context import Context
+from monitor.watch import add_term, remove_term
 
 RESCORE_BATCH = 2000
 
@@ -79,4 +80,48 @@ async def cmd_rescore(args: argparse.Namespace, ctx: Context) -> int:
             done += len(batch)
             last = batch[-1][0]
     ctx.output.line(f"Rescored {done:,} posts.")
+    return 0
+
+
+async def cmd_watch_add(args: argparse.Namespace, ctx: Context) -> int:
+    async with await ctx.open_store() as store:
+        term = await add_term(
+            store, ctx.pipeline, args.term, args.alias, args.channel, "cli", ctx.clock.now()
+        )
+        total = sum((await store.watch_counts(term.id)).values())
+    ctx.output.line(f"Watching {term.term!r} ({', '.join(term.aliases)}): {total:,} posts so far.")
+    return 0
+
+
+async def cmd_watch_remove(args: argparse.Namespace, ctx: Context) -> int:
+    async with await ctx.open_store() as store:
+        term = await remove_term(store, args.term, args.channel)
+    ctx.output.line(f"No longer watching {term.term!r}.")
+    return 0
+
+
+async def cmd_watch_list(args: argparse.Namespace, ctx: Context) -> int:
+    async with await ctx.open_store() as store:
+        terms = await store.watch_terms()
+        labels = {c.id: c.label for c in await store.channels()}
+        totals = {t.id: sum((await store.watch_counts(t.id)).values()) for t in terms}
+    if args.json:
+        ctx.output.json(
+            [
+                {
+                    "term": t.term, "aliases": list(t.aliases), "lemmas": list(t.patterns),
+                    "channel": labels.get(t.channel_id) if t.channel_id else None,
+                    "posts": totals[t.id],
+                }
+                for t in terms
+            ]
+        )  # fmt: skip
+        return 0
+    if not terms:
+        ctx.output.line("No watched terms: add one with `watch add TERM`.")
+    for t in terms:
+        where = labels.get(t.channel_id, str(t.channel_id)) if t.channel_id else "all channels"
+        ctx.output.line(
+            f"{t.term:<24} {where:<24} {totals[t.id]:>8,} posts  aliases: {', '.join(t.aliases)}"
+        )
     return 0

@@ -5,10 +5,11 @@ from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
 from monitor.store.posts import EXPORT_COLUMNS, PostsMixin
 from monitor.store.search import SearchMixin, SearchOrder
+from monitor.store.watch import WatchMixin, WatchTerm
 
 
-class Store(ChannelsMixin, CollectionMixin, PostsMixin, SearchMixin):
+class Store(ChannelsMixin, CollectionMixin, PostsMixin, SearchMixin, WatchMixin):
     """The SQLite archive: channels, posts, revisions, metrics and the search index."""
 
 
-__all__ = ["EXPORT_COLUMNS", "SearchOrder", "Store", "StoreError"]
+__all__ = ["EXPORT_COLUMNS", "SearchOrder", "Store", "StoreError", "WatchTerm"]

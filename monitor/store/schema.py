@@ -137,5 +137,35 @@ MIGRATIONS += (
         """,
     ),
 )
+MIGRATIONS += (
+    Migration(
+        4,
+        "watchlists",
+        """
+        CREATE TABLE watch_terms (
+            id INTEGER PRIMARY KEY,
+            term TEXT NOT NULL,                          -- as the user wrote it
+            channel_id INTEGER REFERENCES channels (id), -- NULL: every channel
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX watch_terms_unique ON watch_terms (lower(term), coalesce(channel_id, 0));
+        CREATE TABLE watch_patterns (
+            term_id INTEGER NOT NULL REFERENCES watch_terms (id) ON DELETE CASCADE,
+            alias TEXT NOT NULL,                         -- the term itself or one of its aliases
+            lemmas TEXT NOT NULL,                        -- its lemma sequence, space-separated
+            PRIMARY KEY (term_id, lemmas)
+        );
+        -- Posts mentioning the term, per channel and UTC day.
+        CREATE TABLE watch_counts (
+            term_id INTEGER NOT NULL REFERENCES watch_terms (id) ON DELETE CASCADE,
+            channel_id INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (term_id, channel_id, day)
+        );
+        """,
+    ),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version

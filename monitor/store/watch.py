@@ -1,0 +1,133 @@
+"""Watchlists: terms with their alias patterns, and the per-day counts of posts mentioning
+them. A pattern is a lemma sequence; a post mentions it when the sequence stands, contiguous,
+in the post's lemmas (for a new post checked with LIKE on its row, for history through the
+FTS index, where a quoted sequence means the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from monitor.store.base import StoreBase, placeholders, to_db
+
+
+@dataclass(frozen=True)
+class WatchTerm:
+    id: int
+    term: str
+    channel_id: int | None
+    aliases: tuple[str, ...]
+    patterns: tuple[str, ...]
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"% {escaped} %"
+
+
+def _fts_phrase(pattern: str) -> str:
+    return '"' + pattern.replace('"', '""') + '"'
+
+
+async def count_mentions(db: aiosqlite.Connection, post_ids: Sequence[int], sign: int) -> None:
+    """Add `sign` to the counts of every watched term the posts `post_ids` mention."""
+    if not post_ids:
+        return
+    patterns = await db.execute_fetchall(
+        "SELECT t.id, t.channel_id, group_concat(p.lemmas, char(31)) FROM watch_terms t "
+        "JOIN watch_patterns p ON p.term_id = t.id GROUP BY t.id"
+    )
+    for term_id, channel_id, joined in patterns:
+        likes = joined.split("\x1f")
+        mention = " OR ".join(["(' ' || p.lemmas || ' ') LIKE ? ESCAPE '\\'"] * len(likes))
+        await db.execute(
+            f"""
+            INSERT INTO watch_counts (term_id, channel_id, day, count)
+            SELECT ?, p.channel_id, substr(p.date, 1, 10), ? * count(*) FROM posts p
+            WHERE p.id IN ({placeholders(len(post_ids))}) AND ({mention})
+                AND (? IS NULL OR p.channel_id = ?)
+            GROUP BY p.channel_id, substr(p.date, 1, 10)
+            ON CONFLICT (term_id, channel_id, day) DO UPDATE SET count = count + excluded.count
+            """,
+            (term_id, sign, *post_ids, *(_like(like) for like in likes), channel_id, channel_id),
+        )
+
+
+class WatchMixin(StoreBase):
+    async def add_watch_term(
+        self,
+        term: str,
+        channel_id: int | None,
+        aliases: Sequence[tuple[str, str]],
+        added_by: str,
+        now: datetime,
+    ) -> WatchTerm:
+        """Store a term with its (alias, lemma pattern) pairs and count its history."""
+        async with self.write() as db:
+            cursor = await db.execute(
+                "INSERT INTO watch_terms (term, channel_id, added_at, added_by) VALUES (?, ?, ?, ?)",
+                (term, channel_id, to_db(now), added_by),
+            )
+            term_id = cursor.lastrowid
+            await db.executemany(
+                "INSERT OR IGNORE INTO watch_patterns (term_id, alias, lemmas) VALUES (?, ?, ?)",
+                [(term_id, alias, lemmas) for alias, lemmas in aliases],
+            )
+            match = " OR ".join(_fts_phrase(lemmas) for _, lemmas in aliases)
+            await db.execute(
+                """
+                INSERT INTO watch_counts (term_id, channel_id, day, count)
+                SELECT ?, p.channel_id, substr(p.date, 1, 10), count(*)
+                FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid
+                WHERE posts_fts MATCH ? AND (? IS NULL OR p.channel_id = ?)
+                GROUP BY p.channel_id, substr(p.date, 1, 10)
+                """,
+                (term_id, match, channel_id, channel_id),
+            )
+        found = await self.watch_term(term, channel_id)
+        assert found is not None
+        return found
+
+    async def watch_term(self, term: str, channel_id: int | None) -> WatchTerm | None:
+        terms = [
+            t for t in await self.watch_terms()
+            if t.term.lower() == term.lower() and t.channel_id == channel_id
+        ]  # fmt: skip
+        return terms[0] if terms else None
+
+    async def watch_terms(self) -> list[WatchTerm]:
+        terms = await self._rows(
+            "SELECT id, term, channel_id FROM watch_terms ORDER BY lower(term), id"
+        )
+        patterns = await self._db.execute_fetchall(
+            "SELECT term_id, alias, lemmas FROM watch_patterns ORDER BY term_id, rowid"
+        )
+        by_term: dict[int, list[tuple[str, str]]] = {}
+        for term_id, alias, lemmas in patterns:
+            by_term.setdefault(term_id, []).append((alias, lemmas))
+        return [
+            WatchTerm(
+                row["id"], row["term"], row["channel_id"],
+                tuple(a for a, _ in by_term.get(row["id"], [])),
+                tuple(p for _, p in by_term.get(row["id"], [])),
+            )
+            for row in terms
+        ]  # fmt: skip
+
+    async def remove_watch_term(self, term_id: int) -> None:
+        async with self.write() as db:
+            await db.execute("DELETE FROM watch_terms WHERE id = ?", (term_id,))
+
+    async def watch_counts(
+        self, term_id: int, since: datetime | None = None
+    ) -> dict[tuple[int, str], int]:
+        """(channel id, UTC day) -> posts mentioning the term."""
+        rows = await self._db.execute_fetchall(
+            "SELECT channel_id, day, count FROM watch_counts WHERE term_id = ? AND day >= ? "
+            "AND count > 0",
+            (term_id, (to_db(since) or "")[:10]),
+        )
+        return {(row[0], row[1]): row[2] for row in rows}
