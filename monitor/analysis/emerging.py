@@ -9,6 +9,7 @@ never indexed).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -42,7 +43,7 @@ def post_terms(lemmas: Sequence[str]) -> set[str]:
     """The lemmas and two-word phrases one post contributes."""
     words = [lemma if _usable(lemma) else None for lemma in lemmas]
     terms = {w for w in words if w is not None}
-    terms.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a and b and a != b)
+    terms.update(f"{a} {b}" for a, b in itertools.pairwise(words) if a and b and a != b)
     return terms
 
 
