@@ -93,10 +93,10 @@ def emerging_terms(
     found.sort(key=lambda t: (-t.score, -t.term.count(" "), t.term))  # phrases first on a tie
     # A phrase and its own words say the same thing: keep the phrase when it ranks above them.
     shown: list[EmergingTerm] = []
-    for term in found:
-        if any(term.term in other.term.split() for other in shown if " " in other.term):
+    for candidate in found:
+        if any(candidate.term in other.term.split() for other in shown if " " in other.term):
             continue
-        shown.append(term)
+        shown.append(candidate)
         if len(shown) == top:
             break
     return shown
