@@ -1,0 +1,68 @@
+"""Copy-paste campaigns: planted, absent, forwarded, out of the window, and unrelated noise."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from monitor.analysis.campaigns import CampaignPost, find_campaigns
+from monitor.text import TextPipeline
+
+T = datetime(2024, 11, 6, 9, tzinfo=UTC)
+TEXT = (
+    "Срочно: по данным наших источников, Киев готовит провокацию на Запорожской АЭС, "
+    "чтобы обвинить Россию и сорвать мирные переговоры. Распространите, пока не удалили!"
+)
+WORDS = "фронт дрон удар оборона позиция штурм снаряд город село бригада враг помощь власть".split()
+
+
+def noise(pipeline: TextPipeline, count: int, seed: int) -> list[CampaignPost]:
+    rng = random.Random(seed)
+    return [
+        CampaignPost(
+            100 + i % 20,
+            i,
+            T + timedelta(minutes=i),
+            pipeline.lemmas(" ".join(rng.choices(WORDS, k=25))),
+        )
+        for i in range(count)
+    ]
+
+
+def post(
+    pipeline: TextPipeline, channel: int, text: str, hours: float = 0, forwarded: bool = False
+) -> CampaignPost:
+    return CampaignPost(
+        channel, channel * 10, T + timedelta(hours=hours), pipeline.lemmas(text), forwarded
+    )
+
+
+def test_a_planted_campaign_is_found_with_small_edits(pipeline: TextPipeline) -> None:
+    copies = [
+        post(pipeline, 1, TEXT),
+        post(pipeline, 2, TEXT.replace("Срочно: ", "⚡️ ") + " #АЭС", hours=1),
+        post(pipeline, 3, "Внимание! " + TEXT.replace("наших источников", "источников"), hours=5),
+    ]
+    [campaign] = find_campaigns([*noise(pipeline, 300, 1), *copies])
+    assert campaign.channels == {1, 2, 3}
+    assert [p.channel_id for p in campaign.posts] == [1, 2, 3]
+    assert campaign.similarity >= 0.6
+
+
+def test_no_campaign_without_copies(pipeline: TextPipeline) -> None:
+    assert find_campaigns(noise(pipeline, 400, 2)) == []
+
+
+def test_forwards_one_channel_and_old_copies_are_not_campaigns(pipeline: TextPipeline) -> None:
+    assert find_campaigns([post(pipeline, 1, TEXT), post(pipeline, 2, TEXT, forwarded=True)]) == []
+    assert (
+        find_campaigns([post(pipeline, 1, TEXT), CampaignPost(1, 99, T, pipeline.lemmas(TEXT))])
+        == []
+    )
+    assert find_campaigns([post(pipeline, 1, TEXT), post(pipeline, 2, TEXT, hours=72)]) == []
+
+
+def test_short_greetings_are_not_campaigns(pipeline: TextPipeline) -> None:
+    assert (
+        find_campaigns([post(pipeline, 1, "Доброе утро!"), post(pipeline, 2, "Доброе утро!")]) == []
+    )
