@@ -16,6 +16,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from monitor.cli.analysis import (
+    cmd_digest,
     cmd_rescore,
     cmd_sentiment,
     cmd_watch_add,
@@ -158,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help='input lines are {"text": ..., "target": ...}'
     )
     command("rescore", cmd_rescore, "score every stored post again (after changing the lexicon)")
+
+    sub = command(
+        "digest", cmd_digest, "the digest of a day or a period: spikes, shifts, campaigns ..."
+    )
+    sub.add_argument("--date", type=_date_arg("--date"), metavar="YYYY-MM-DD")
+    sub.add_argument("--since", type=_date_arg("--since"), metavar="YYYY-MM-DD")
+    sub.add_argument("--until", type=_date_arg("--until"), metavar="YYYY-MM-DD", help="inclusive")
+    sub.add_argument("--json", action="store_true")
 
     watch = commands.add_parser("watch", help="watch terms: add, remove, list")
     watch_commands = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")

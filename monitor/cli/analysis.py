@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from monitor.cli.context import Context
+from monitor.digest import build_digest
+from monitor.search.service import day_start
 from monitor.watch import add_term, remove_term
 
 RESCORE_BATCH = 2000
@@ -124,4 +127,57 @@ async def cmd_watch_list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.output.line(
             f"{t.term:<24} {where:<24} {totals[t.id]:>8,} posts  aliases: {', '.join(t.aliases)}"
         )
+    return 0
+
+
+def _digest_period(args: argparse.Namespace, ctx: Context) -> tuple[datetime, datetime]:
+    zone = ctx.output.zone
+    if args.date is not None:
+        return day_start(args.date, zone), day_start(args.date + timedelta(days=1), zone)
+    if args.since is None or args.until is None:
+        raise DigestError("Give --date D, or both --since D and --until D.")
+    if args.until < args.since:
+        raise DigestError(f"--until {args.until} is before --since {args.since}.")
+    return day_start(args.since, zone), day_start(args.until + timedelta(days=1), zone)
+
+
+class DigestError(ValueError):
+    """The digest period given cannot be used."""
+
+
+async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        since, until = _digest_period(args, ctx)
+    except DigestError as error:
+        ctx.output.note(f"error: {error}")
+        return 2
+    async with await ctx.open_store() as store:
+        digest = await build_digest(store, ctx.scorer, since, until, ctx.clock.now())
+    if args.json:
+        ctx.output.json(digest)
+        return 0
+    out = ctx.output
+    totals = digest["totals"]
+    out.line(f"Digest {out.when(since)} .. {out.when(until)}: {totals['posts']:,} posts in "
+             f"{totals['channels']} channel(s), {totals['deleted']} deleted, {totals['edited']} edited")  # fmt: skip
+    sections = (
+        ("Keyword spikes", [f"{s['term']} in {s['channel'] or 'all channels'} on {s['day']}: {s['count']} posts "
+                            f"against {s['baseline']}/day (x{s['ratio']}, p={s['p_value']:.1e}) {' '.join(s['examples'])}"
+                            for s in digest["spikes"]]),
+        ("Sentiment shifts", [f"{s['channel'] or 'all channels'}{' on ' + s['term'] if s['term'] else ''}: "
+                              f"{s['before']:+.2f} -> {s['after']:+.2f} ({s['n_before']} -> {s['n_after']} posts, p={s['p_value']:.1e})"
+                              for s in digest["sentiment_shifts"]]),
+        ("Emerging terms", [f"{t['term']}: {t['posts']} posts (baseline {t['baseline_posts']})" for t in digest["emerging_terms"]]),
+        ("Copy-paste campaigns", [f"{', '.join(c['channels'])}: {c['text']} {' '.join(p['url'] for p in c['posts'])}"
+                                  for c in digest["campaigns"]]),
+        ("Top posts", [f"{c['channel']}: {p['url']} {p['text']}" for c in digest["channels"] for p in c["top_posts"][:1]]),
+        ("Deleted", [f"{d['url']} {d['text']}" for d in digest["deletions"]]),
+        ("Edited", [f"{e['url']} was: {e['old_text']} | now: {e['new_text']}" for e in digest["edits"]]),
+        ("Collection health", [f"{h['channel']}: {h['state']}{' (' + h['last_error'] + ')' if h['last_error'] else ''}"
+                               for h in digest["health"] if h["state"] != "ok"]),
+    )  # fmt: skip
+    for title, lines in sections:
+        out.line(f"\n{title}:" + ("" if lines else " none"))
+        for line in lines:
+            out.line(f"  - {line}")
     return 0

@@ -3,13 +3,22 @@
 from monitor.store.base import StoreError
 from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
+from monitor.store.digest import DigestMixin, EditRecord, PeriodPost
 from monitor.store.posts import EXPORT_COLUMNS, PostsMixin
 from monitor.store.search import SearchMixin, SearchOrder
 from monitor.store.watch import WatchMixin, WatchTerm
 
 
-class Store(ChannelsMixin, CollectionMixin, PostsMixin, SearchMixin, WatchMixin):
+class Store(ChannelsMixin, CollectionMixin, DigestMixin, PostsMixin, SearchMixin, WatchMixin):
     """The SQLite archive: channels, posts, revisions, metrics and the search index."""
 
 
-__all__ = ["EXPORT_COLUMNS", "SearchOrder", "Store", "StoreError", "WatchTerm"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "EditRecord",
+    "PeriodPost",
+    "SearchOrder",
+    "Store",
+    "StoreError",
+    "WatchTerm",
+]

@@ -1,0 +1,277 @@
+"""The digest of a period: what the channels said, what suddenly got talked about, where the
+tone turned, who pushed the same text, what was deleted or edited, and how collection went.
+
+`build_digest` reads the period and its trailing baseline from the store once and hands them
+to the pure detectors; the result is plain JSON-ready data (rendering is another module).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from monitor.analysis.campaigns import CampaignPost, find_campaigns
+from monitor.analysis.emerging import document_frequencies, emerging_terms
+from monitor.analysis.shifts import judge_shift
+from monitor.analysis.spikes import WINDOW_DAYS, judge_day
+from monitor.health import health_by_channel, health_json
+from monitor.models import Channel, post_url
+from monitor.sentiment.scorer import LexiconScorer
+from monitor.store import PeriodPost, Store, WatchTerm
+
+TOP_POSTS = 3
+EXAMPLES = 3
+SNIPPET = 280
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1].rstrip() + "…"
+
+
+def _engagement(post: PeriodPost) -> int:
+    return (post.views or 0) + 10 * (post.forwards or 0) + 5 * (post.reactions or 0)
+
+
+def _alias_in(post: PeriodPost, term: WatchTerm) -> str | None:
+    """The first of the term's aliases the post mentions, or None."""
+    padded = f" {post.lemmas} "
+    for alias, pattern in zip(term.aliases, term.patterns, strict=True):
+        if f" {pattern} " in padded:
+            return alias
+    return None
+
+
+class _Reader:
+    """Everything the detectors need from one pass over the period and the baseline."""
+
+    def __init__(self, channels: dict[int, Channel]) -> None:
+        self.channels = channels
+
+    def url(self, channel_id: int, message_id: int) -> str:
+        channel = self.channels.get(channel_id)
+        return post_url(channel_id, channel.username if channel else None, message_id)
+
+    def label(self, channel_id: int | None) -> str | None:
+        if channel_id is None:
+            return None
+        channel = self.channels.get(channel_id)
+        return channel.label if channel else str(channel_id)
+
+    def post_json(self, post: PeriodPost) -> dict[str, Any]:
+        return {
+            "channel": self.label(post.channel_id),
+            "channel_id": post.channel_id,
+            "message_id": post.message_id,
+            "date": post.date.isoformat(),
+            "url": self.url(post.channel_id, post.message_id),
+            "text": _snippet(post.text),
+            "views": post.views,
+            "forwards": post.forwards,
+            "reactions": post.reactions,
+            "sentiment": post.sentiment,
+        }
+
+
+async def build_digest(
+    store: Store,
+    scorer: LexiconScorer,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    baseline_days: int = WINDOW_DAYS,
+) -> dict[str, Any]:
+    reader = _Reader({c.id: c for c in await store.channels()})
+    baseline_since = since - timedelta(days=baseline_days)
+    period = [post async for post in store.period_posts(since, until)]
+    baseline = [post async for post in store.period_posts(baseline_since, since)]
+    terms = await store.watch_terms()
+    period_days = max((until - since) / timedelta(days=1), 1 / 24)
+
+    by_channel: dict[int, list[PeriodPost]] = defaultdict(list)
+    for post in period:
+        by_channel[post.channel_id].append(post)
+    baseline_counts: dict[int, int] = defaultdict(int)
+    for post in baseline:
+        baseline_counts[post.channel_id] += 1
+
+    channels = [
+        {
+            "channel": reader.label(channel_id),
+            "channel_id": channel_id,
+            "posts": len(posts),
+            "baseline": round(baseline_counts[channel_id] / baseline_days * period_days, 2),
+            "top_posts": [
+                reader.post_json(p)
+                for p in sorted(posts, key=_engagement, reverse=True)[:TOP_POSTS]
+            ],
+        }
+        for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
+    ]
+
+    period_terms, period_total = document_frequencies(p.lemmas.split() for p in period)
+    baseline_terms, baseline_total = document_frequencies(p.lemmas.split() for p in baseline)
+    emerging = emerging_terms(period_terms, period_total, baseline_terms, baseline_total)
+
+    texts = {(p.channel_id, p.message_id): p.text for p in period}
+    campaigns = find_campaigns(
+        [
+            CampaignPost(p.channel_id, p.message_id, p.date, p.lemmas.split(), p.forwarded)
+            for p in period
+        ]
+    )
+    deletions = await store.deleted_between(since, until)
+    edits = await store.edits_between(since, until)
+    health = await health_by_channel(store, now)
+
+    return {
+        "period": {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "baseline_days": baseline_days,
+        },
+        "totals": {
+            "posts": len(period),
+            "channels": len(by_channel),
+            "deleted": len(deletions),
+            "edited": len(edits),
+            "baseline_posts_per_day": round(len(baseline) / baseline_days, 2),
+        },
+        "channels": channels,
+        "spikes": await _spikes(store, reader, terms, since, until),
+        "sentiment_shifts": _shifts(reader, scorer, terms, period, baseline),
+        "emerging_terms": [
+            {
+                "term": t.term,
+                "posts": t.posts,
+                "baseline_posts": t.baseline_posts,
+                "ratio": t.ratio,
+                "score": t.score,
+            }
+            for t in emerging
+        ],
+        "campaigns": [
+            {
+                "channels": sorted(reader.label(c) or "" for c in campaign.channels),
+                "first": campaign.first.isoformat(),
+                "last": campaign.last.isoformat(),
+                "similarity": campaign.similarity,
+                "posts": [
+                    {
+                        "channel": reader.label(p.channel_id),
+                        "date": p.date.isoformat(),
+                        "url": reader.url(p.channel_id, p.message_id),
+                    }
+                    for p in campaign.posts
+                ],
+                "text": _snippet(
+                    texts[(campaign.posts[0].channel_id, campaign.posts[0].message_id)]
+                ),
+            }
+            for campaign in campaigns
+        ],
+        "deletions": [reader.post_json(p) for p in deletions],
+        "edits": [
+            {
+                "channel": reader.label(e.channel_id),
+                "url": reader.url(e.channel_id, e.message_id),
+                "date": e.date.isoformat(),
+                "edit_date": _iso(e.edit_date),
+                "old_text": _snippet(e.old_text),
+                "new_text": _snippet(e.new_text),
+            }
+            for e in edits
+        ],
+        "health": [
+            {"channel": reader.label(channel_id), "channel_id": channel_id, **health_json(h)}
+            for channel_id, h in health.items()
+            if reader.channels[channel_id].active or h.state != "ok"
+        ],
+    }
+
+
+async def _spikes(
+    store: Store, reader: _Reader, terms: list[WatchTerm], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for term in terms:
+        counts = await store.term_counts(term.id, since - timedelta(days=WINDOW_DAYS), until)
+        series: dict[int | None, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        for (counted_channel, day_text), count in counts.items():
+            day_date = date.fromisoformat(day_text)
+            series[counted_channel][day_date] += count
+            if term.channel_id is None:
+                series[None][day_date] += count
+        day = since.date()
+        while day < until.date() or day == since.date():
+            for channel_id, daily in series.items():
+                test = judge_day(daily, day)
+                if not test.flagged:
+                    continue
+                start = datetime.combine(day, datetime.min.time(), tzinfo=since.tzinfo)
+                examples = await store.mentions(
+                    term.patterns, start, start + timedelta(days=1), channel_id, EXAMPLES
+                )
+                found.append(
+                    {
+                        "term": term.term,
+                        "channel": reader.label(channel_id),
+                        "day": day.isoformat(),
+                        "count": test.count,
+                        "baseline": test.baseline,
+                        "ratio": test.ratio,
+                        "p_value": test.p_value,
+                        "examples": [reader.url(p.channel_id, p.message_id) for p in examples],
+                    }
+                )
+            day += timedelta(days=1)
+    found.sort(key=lambda s: (s["p_value"], s["term"]))
+    return found
+
+
+def _shifts(
+    reader: _Reader, scorer: LexiconScorer, terms: list[WatchTerm],
+    period: list[PeriodPost], baseline: list[PeriodPost],
+) -> list[dict[str, Any]]:  # fmt: skip
+    groups: dict[tuple[int | None, str | None], tuple[list[float], list[float]]] = defaultdict(
+        lambda: ([], [])
+    )
+    for side, posts in ((0, baseline), (1, period)):
+        for post in posts:
+            if post.sentiment is not None:
+                groups[(post.channel_id, None)][side].append(post.sentiment)
+            for term in terms:
+                alias = (
+                    _alias_in(post, term) if term.channel_id in (None, post.channel_id) else None
+                )
+                if alias is None:
+                    continue
+                # How the term itself is spoken of: only the words around it count.
+                score = scorer.score(post.text, alias).score
+                groups[(post.channel_id, term.term)][side].append(score)
+                if term.channel_id is None:
+                    groups[(None, term.term)][side].append(score)
+    shifts: list[dict[str, Any]] = []
+    for (channel_id, term_name), (before, after) in groups.items():
+        test = judge_shift(before, after)
+        if test.flagged:
+            shifts.append(
+                {
+                    "channel": reader.label(channel_id),
+                    "term": term_name,
+                    "before": test.before,
+                    "after": test.after,
+                    "difference": test.difference,
+                    "effect": test.effect,
+                    "n_before": test.n_before,
+                    "n_after": test.n_after,
+                    "p_value": test.p_value,
+                }
+            )
+    shifts.sort(key=lambda s: s["p_value"])
+    return shifts

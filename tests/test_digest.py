@@ -1,0 +1,146 @@
+"""The digest over a planted month: a keyword spike, a turn in tone, a copy-paste campaign,
+an edit and a deletion, each found and carried with the fields the JSON promises."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.digest import build_digest
+from monitor.ingest import ingest
+from monitor.models import ChannelInfo, Post
+from monitor.sentiment.lexicon import build_lexicon, builtin_entries
+from monitor.sentiment.scorer import LexiconScorer
+from monitor.store import Store
+from monitor.text import TextPipeline
+from monitor.watch import add_term
+
+DAY = datetime(2024, 11, 6, tzinfo=UTC)
+CAMPAIGN = ("Срочно: по данным наших источников, Киев готовит провокацию на Запорожской АЭС, "
+            "чтобы обвинить Россию и сорвать мирные переговоры. Распространите, пока не удалили!")  # fmt: skip
+ROUTINE = ["Сводка: на фронте без изменений.", "Погода в Донецке ясная.", "Колонна техники прошла маршем.",
+           "Обзор карты боевых действий.", "Ответы на вопросы подписчиков."]  # fmt: skip
+
+
+def make(channel: int, message: int, text: str, when: datetime) -> Post:
+    return Post(channel_id=channel, message_id=message, date=when, text=text)
+
+
+@pytest.fixture
+async def month(store: Store, pipeline: TextPipeline) -> Store:
+    for channel_id, name in ((1, "milblog_a"), (2, "milblog_b"), (3, "milblog_c")):
+        await store.save_channel(
+            ChannelInfo(channel_id, name.upper(), name), "test", DAY, active=True
+        )
+    posts: dict[int, list[Post]] = {1: [], 2: [], 3: []}
+    for day in range(28, 0, -1):
+        base = DAY - timedelta(days=day)
+        for channel_id in (1, 2, 3):
+            for n in range(3):
+                posts[channel_id].append(
+                    make(
+                        channel_id,
+                        len(posts[channel_id]) + 1,
+                        ROUTINE[(day + n) % 5],
+                        base + timedelta(hours=n * 5),
+                    )
+                )
+        if day % 2 == 0:  # about 0.5 a day, warmly
+            posts[1].append(
+                make(
+                    1,
+                    len(posts[1]) + 1,
+                    "Трамп — мудрый и сильный лидер, настоящий успех.",
+                    base + timedelta(hours=20),
+                )
+            )
+    for n in range(12):  # the period: Трамп everywhere, and scorned
+        posts[1].append(
+            make(
+                1,
+                len(posts[1]) + 1,
+                f"Трамп — лжец и предатель, позор. Выпуск {n}.",
+                DAY + timedelta(hours=1 + n),
+            )
+        )
+    posts[2].append(make(2, len(posts[2]) + 1, CAMPAIGN, DAY + timedelta(hours=3)))
+    posts[3].append(
+        make(3, len(posts[3]) + 1, "⚡️ " + CAMPAIGN + " #АЭС", DAY + timedelta(hours=4))
+    )
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    for channel_id, items in posts.items():
+        await ingest(store, pipeline, channel_id, items, DAY - timedelta(days=29), scorer=scorer)
+    await add_term(store, pipeline, "Трамп", ["Trump"], None, "test", DAY)
+    edited = posts[2][-2]
+    await ingest(store, pipeline, 2, [Post(2, edited.message_id, edited.date, "Исправлено: сводка уточнена.",
+                                            edit_date=DAY + timedelta(hours=5))], DAY + timedelta(hours=5))  # fmt: skip
+    await store.mark_deleted(3, [posts[3][-2].message_id], DAY + timedelta(hours=6))
+    return store
+
+
+async def test_digest_finds_what_was_planted(month: Store, pipeline: TextPipeline) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    digest = await build_digest(
+        month, scorer, DAY, DAY + timedelta(days=1), DAY + timedelta(days=1)
+    )
+    assert set(digest) >= {"period", "totals", "channels", "spikes", "sentiment_shifts", "emerging_terms",
+                           "campaigns", "deletions", "edits", "health"}  # fmt: skip
+    spikes = {(s["term"], s["channel"]): s for s in digest["spikes"]}
+    spike = spikes[("Трамп", "@milblog_a")]
+    assert spike["count"] == 12 and spike["baseline"] == pytest.approx(0.5, abs=0.01)
+    assert spike["ratio"] > 20 and spike["p_value"] < 1e-6 and len(spike["examples"]) == 3
+    assert all(url.startswith("https://t.me/milblog_a/") for url in spike["examples"])
+    assert ("Трамп", None) in spikes  # across all channels too
+
+    shifts = {(s["channel"], s["term"]): s for s in digest["sentiment_shifts"]}
+    turn = shifts[("@milblog_a", "Трамп")]
+    assert turn["before"] > 0 > turn["after"] and (turn["n_before"], turn["n_after"]) == (14, 12)
+
+    [campaign] = digest["campaigns"]
+    assert campaign["channels"] == ["@milblog_b", "@milblog_c"]
+    assert next(p["url"] for p in campaign["posts"]).startswith("https://t.me/milblog_b/")
+
+    [edit] = digest["edits"]
+    assert edit["new_text"] == "Исправлено: сводка уточнена." and edit["old_text"] in ROUTINE
+    [deleted] = digest["deletions"]
+    assert deleted["channel"] == "@milblog_c"
+    assert digest["totals"]["posts"] == 14
+    channels = {c["channel"]: c for c in digest["channels"]}
+    assert channels["@milblog_a"]["posts"] == 12 and channels["@milblog_a"][
+        "baseline"
+    ] == pytest.approx(3.5, abs=0.01)
+    assert any("трамп" in t["term"] or "лжец" in t["term"] for t in digest["emerging_terms"])
+
+
+async def test_a_quiet_day_flags_nothing(month: Store, pipeline: TextPipeline) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    quiet = DAY - timedelta(days=3)
+    digest = await build_digest(month, scorer, quiet, quiet + timedelta(days=1), DAY)
+    assert digest["spikes"] == [] and digest["sentiment_shifts"] == [] and digest["campaigns"] == []
+
+
+def test_digest_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    db = str(tmp_path / "d.db")
+    sample = Path(__file__).resolve().parents[1] / "monitor" / "sample" / "sample_export.json"
+    assert main(["import", str(sample), "--db", db], out=io.StringIO(), err=io.StringIO()) == 0
+    assert (
+        main(
+            ["digest", "--since", "2024-11-01", "--until", "2024-11-09", "--json", "--db", db],
+            out=out,
+            err=err,
+        )
+        == 0
+    )
+    digest = json.loads(out.getvalue())
+    assert digest["totals"]["posts"] == 12
+    assert digest["period"]["until"] == "2024-11-10T00:00:00+00:00"
+    err = io.StringIO()
+    assert main(["digest", "--since", "2024-11-05", "--db", db], out=io.StringIO(), err=err) == 2
+    assert "Give --date D, or both --since D and --until D." in err.getvalue()
