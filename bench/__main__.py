@@ -18,13 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.collector import backfill_rate, live_latency
 from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
+from monitor.config import Settings
+from monitor.digest import build_digest
 from monitor.search.service import search
+from monitor.sentiment.service import load_scorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 
@@ -86,6 +89,16 @@ async def search_latency(
     return results
 
 
+async def digest_time(db: Path, day: datetime) -> float:
+    """Seconds to build the digest of `day` (its scorer built beforehand, as in a service)."""
+    pipeline = TextPipeline()
+    scorer = load_scorer(pipeline, Settings())
+    async with await Store.open(db) as store:
+        started = time.perf_counter()
+        await build_digest(store, scorer, day, day + timedelta(days=1), day + timedelta(days=1))
+        return time.perf_counter() - started
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(
@@ -121,13 +134,17 @@ def main() -> None:
             file=sys.stderr,
         )
 
+        def import_once(db: Path, *flags: str) -> dict[str, Any]:
+            db.unlink(missing_ok=True)
+            child = subprocess.run(
+                [sys.executable, "-m", "bench.import_child", "--db", str(db), "--export", str(export), *flags],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return dict(json.loads(child.stdout))
+
+        plain = import_once(work / "plain.db", "--no-analysis")
         archive = work / "archive.db"
-        archive.unlink(missing_ok=True)
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.import_child", "--db", str(archive), "--export", str(export)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        imported = json.loads(child.stdout)
+        imported = import_once(archive)
 
         rows = [
             (
@@ -149,6 +166,7 @@ def main() -> None:
             "filtered": f"санкции channel:{channel_id(3)} since:{date(2024, 11, 1)}",
         }
         latency = asyncio.run(search_latency(archive, queries, args.runs))
+        digest_seconds = asyncio.run(digest_time(archive, END - timedelta(days=1)))
 
     backfill = [
         asyncio.run(backfill_rate(1, 2000, None)),  # the collector's own default pacing
@@ -157,10 +175,14 @@ def main() -> None:
     live = asyncio.run(live_latency(args.live_updates))
 
     pipeline_rate = imported["posts"] / imported["import_seconds"]
+    plain_rate = plain["posts"] / plain["import_seconds"]
     floor_rate = args.posts / floor_seconds
     summary: dict[str, Any] = {
         "posts": args.posts, "channels": args.channels, "days": args.days, "seed": args.seed,
         "import_posts_per_s": round(pipeline_rate),
+        "import_without_analysis_posts_per_s": round(plain_rate),
+        "analysis_overhead": round(plain_rate / pipeline_rate - 1, 3),
+        "digest_one_day_seconds": round(digest_seconds, 3),
         "import_seconds": round(imported["import_seconds"], 2),
         "pipeline_init_seconds": round(imported["pipeline_init_seconds"], 2),
         "floor_posts_per_s": round(floor_rate),
@@ -175,9 +197,12 @@ def main() -> None:
     }  # fmt: skip
     print(f"{'measure':<34} {'value':>14}")
     print(f"{'import, full pipeline (posts/s)':<34} {pipeline_rate:>14,.0f}")
+    print(f"{'import without analysis (posts/s)':<34} {plain_rate:>14,.0f}")
+    print(f"{'analysis adds to import time':<34} {plain_rate / pipeline_rate - 1:>14.1%}")
     print(f"{'floor: sqlite3 + FTS5 (posts/s)':<34} {floor_rate:>14,.0f}")
     print(f"{'pipeline / floor':<34} {pipeline_rate / floor_rate:>14.3f}")
     print(f"{'import peak memory (MB)':<34} {imported['peak_rss_mb']:>14.1f}")
+    print(f"{'digest of one day (s)':<34} {digest_seconds:>14.3f}")
     for name, figures in latency.items():
         print(
             f"{'search ' + name + ' p50 / p95 (ms)':<34} {figures['p50_ms']:>6.2f} / {figures['p95_ms']:>5.2f}"

@@ -11,17 +11,29 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.config import Settings
 from monitor.importers.service import import_exports
+from monitor.sentiment.service import load_scorer
 from monitor.store import Store
 from monitor.text import TextPipeline
+from monitor.watch import add_term
+
+WATCHED = [("Трамп", ["Trump"]), ("Бахмут", ["Артёмовск"]), ("мирные переговоры", []), ("санкции", []),
+           ("Зеленский", []), ("ВСУ", []), ("НАТО", []), ("Курск", []), ("дрон", ["беспилотник"]), ("Пентагон", [])]  # fmt: skip
 
 
-async def run(db: Path, export: Path) -> dict[str, float]:
+async def run(db: Path, export: Path, analysis: bool) -> dict[str, float]:
     started = time.perf_counter()
     pipeline = TextPipeline()
+    scorer = load_scorer(pipeline, Settings()) if analysis else None
     ready = time.perf_counter()
     async with await Store.open(db) as store:
-        report = await import_exports(store, pipeline, [export], clock=lambda: datetime.now(UTC))
+        if analysis:
+            for term, aliases in WATCHED:
+                await add_term(store, pipeline, term, aliases, None, "bench", datetime.now(UTC))
+        report = await import_exports(
+            store, pipeline, [export], clock=lambda: datetime.now(UTC), scorer=scorer
+        )
     finished = time.perf_counter()
     if report.problems:
         raise SystemExit(f"import problems: {report.problems[:3]}")
@@ -37,8 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--export", type=Path, required=True)
+    parser.add_argument("--no-analysis", action="store_true", help="no sentiment, no watched terms")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.db, args.export))))
+    print(json.dumps(asyncio.run(run(args.db, args.export, not args.no_analysis))))
 
 
 if __name__ == "__main__":

@@ -38,13 +38,10 @@ def _engagement(post: PeriodPost) -> int:
     return (post.views or 0) + 10 * (post.forwards or 0) + 5 * (post.reactions or 0)
 
 
-def _alias_in(post: PeriodPost, term: WatchTerm) -> str | None:
-    """The first of the term's aliases the post mentions, or None."""
+def _pattern_in(post: PeriodPost, term: WatchTerm) -> str | None:
+    """The first of the term's lemma patterns the post mentions, or None."""
     padded = f" {post.lemmas} "
-    for alias, pattern in zip(term.aliases, term.patterns, strict=True):
-        if f" {pattern} " in padded:
-            return alias
-    return None
+    return next((pattern for pattern in term.patterns if f" {pattern} " in padded), None)
 
 
 class _Reader:
@@ -246,13 +243,14 @@ def _shifts(
             if post.sentiment is not None:
                 groups[(post.channel_id, None)][side].append(post.sentiment)
             for term in terms:
-                alias = (
-                    _alias_in(post, term) if term.channel_id in (None, post.channel_id) else None
+                pattern = (
+                    _pattern_in(post, term) if term.channel_id in (None, post.channel_id) else None
                 )
-                if alias is None:
+                if pattern is None:
                     continue
                 # How the term itself is spoken of: only the words around it count.
-                score = scorer.score(post.text, alias).score
+                lemmas = post.lemmas.split()
+                score = scorer.score_lemmas(lemmas, post.text, pattern.split()).score
                 groups[(post.channel_id, term.term)][side].append(score)
                 if term.channel_id is None:
                     groups[(None, term.term)][side].append(score)

@@ -14,8 +14,9 @@ from monitor.text import TextPipeline
 def prepare(
     post: Post, pipeline: TextPipeline, scorer: LexiconScorer | None = None
 ) -> PreparedPost:
-    sentiment = scorer.score(post.text).score if scorer is not None else None
-    return PreparedPost(post, pipeline.index_text(post.text), sentiment)
+    lemmas = pipeline.lemmas(post.text)
+    sentiment = scorer.score_lemmas(lemmas, post.text).score if scorer is not None else None
+    return PreparedPost(post, " ".join(lemmas), sentiment)
 
 
 async def ingest(

@@ -127,9 +127,10 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
 
 def _set_chat_field(draft: _ChatDraft, key: str, value: Any) -> None:
     if key == "id":
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-            raise ExportFormatError(f"the chat id {value!r} is not a whole number")
-        draft.id = int(value)
+        chat_id = _whole_number(value)
+        if chat_id is None:
+            raise ExportFormatError(f"the chat id {_preview(value)} is not a whole number")
+        draft.id = chat_id
     elif key == "name":
         draft.name = str(value)
     else:
@@ -150,13 +151,25 @@ def _int(raw: dict[str, Any], key: str, required: bool = False) -> int | None:
         if required:
             raise MessageError(f"'{key}' is missing")
         return None
-    if isinstance(value, bool):
-        raise MessageError(f"'{key}' should be a number, got {value!r}")
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, int | float) and int(value) == value:
-        return int(value)
-    raise MessageError(f"'{key}' should be a number, got {_preview(value)}")
+        value = int(value)
+    number = _whole_number(value)
+    if number is None:
+        raise MessageError(f"'{key}' should be a whole number, got {_preview(value)}")
+    return number
+
+
+_SQLITE_INTEGER = range(-(2**63), 2**63)
+
+
+def _whole_number(value: Any) -> int | None:
+    """The value as an int SQLite can store, or None (bools, fractions, inf, NaN, huge)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():  # also inf and NaN
+        return None
+    number = int(value)
+    return number if number in _SQLITE_INTEGER else None
 
 
 def _preview(value: Any) -> str:

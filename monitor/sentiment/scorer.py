@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.text import TextPipeline
@@ -91,7 +91,7 @@ class LexiconScorer:
     def _keys(self, words: tuple[str, ...]) -> frozenset[str]:
         return frozenset(lemma for word in words for lemma in self.pipeline.lemmas(word))
 
-    def _word_values(self, lemmas: list[str]) -> list[float]:
+    def _word_values(self, lemmas: Sequence[str]) -> list[float]:
         """Each word's contribution after its modifiers (0 for words outside the lexicon)."""
         values = [0.0] * len(lemmas)
         contrast = max(
@@ -115,24 +115,31 @@ class LexiconScorer:
         return values
 
     def score(self, text: str, target: str | None = None) -> Sentiment:
-        tokens = self.pipeline.tokens(text)
-        lemmas = [token.terms[-1] for token in tokens]
+        target_lemmas = self.pipeline.lemmas(target) if target is not None else None
+        return self.score_lemmas(self.pipeline.lemmas(text), text, target_lemmas)
+
+    def score_lemmas(
+        self, lemmas: Sequence[str], text: str = "", target: Sequence[str] | None = None
+    ) -> Sentiment:
+        """Score a lemma sequence the text pipeline already made (`posts.lemmas`), with the
+        emoji of `text`; `target` is the lemma sequence of the term to score around."""
         values = self._word_values(lemmas)
-        emoji = [EMOJI[m.group()] for m in _EMOJI.finditer(text)]
+        emoji = [EMOJI[m.group()] for m in _EMOJI.finditer(text)] if text else []
         if target is None:
             hits = sum(1 for v in values if v) + len(emoji)
             return self._result(sum(values) + sum(emoji), hits, self.thresholds)
-        wanted = self.pipeline.lemmas(target)
+        wanted = list(target)
+        size = len(wanted)
         mentions = [
             i
-            for i in range(len(lemmas) - len(wanted) + 1)
-            if wanted and lemmas[i : i + len(wanted)] == wanted
+            for i in range(len(lemmas) - size + 1)
+            if size and list(lemmas[i : i + size]) == wanted
         ]
         if not mentions:
             return Sentiment(0.0, "neutral", 0)
         total, hits = 0.0, 0
         for i, value in enumerate(values):
-            if not value or any(m <= i < m + len(wanted) for m in mentions):
+            if not value or any(m <= i < m + size for m in mentions):
                 continue  # the target's own words say nothing about it
             distance = min(abs(i - m) for m in mentions)
             if distance <= TARGET_WINDOW:
