@@ -17,7 +17,7 @@ from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
 from monitor.health import health_by_channel, health_json
 from monitor.models import Channel, post_url
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import Scorer
 from monitor.store import PeriodPost, Store, WatchTerm
 
 TOP_POSTS = 3
@@ -77,7 +77,7 @@ class _Reader:
 
 async def build_digest(
     store: Store,
-    scorer: LexiconScorer,
+    scorer: Scorer,
     since: datetime,
     until: datetime,
     now: datetime,
@@ -232,7 +232,7 @@ async def _spikes(
 
 
 def _shifts(
-    reader: _Reader, scorer: LexiconScorer, terms: list[WatchTerm],
+    reader: _Reader, scorer: Scorer, terms: list[WatchTerm],
     period: list[PeriodPost], baseline: list[PeriodPost],
 ) -> list[dict[str, Any]]:  # fmt: skip
     groups: dict[tuple[int | None, str | None], tuple[list[float], list[float]]] = defaultdict(

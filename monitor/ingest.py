@@ -6,14 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.models import Post, PreparedPost, StoreCounts
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import Scorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 
 
-def prepare(
-    post: Post, pipeline: TextPipeline, scorer: LexiconScorer | None = None
-) -> PreparedPost:
+def prepare(post: Post, pipeline: TextPipeline, scorer: Scorer | None = None) -> PreparedPost:
     lemmas = pipeline.lemmas(post.text)
     sentiment = scorer.score_lemmas(lemmas, post.text).score if scorer is not None else None
     return PreparedPost(post, " ".join(lemmas), sentiment)
@@ -26,7 +24,7 @@ async def ingest(
     posts: Sequence[Post],
     now: datetime,
     high_water: int | None = None,
-    scorer: LexiconScorer | None = None,
+    scorer: Scorer | None = None,
 ) -> StoreCounts:
     """Run the text pipeline over `posts` of one channel and store them in one transaction
     (with the channel's new high-water mark, when the posts come from reading it in order)."""

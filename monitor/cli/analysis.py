@@ -77,8 +77,12 @@ async def cmd_rescore(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         last = 0
         while batch := await store.texts_for_scoring(last, RESCORE_BATCH):
+            results = scorer.score_many([text for _, text in batch])
             await store.set_sentiments(
-                [(scorer.score(text).score, post_id) for post_id, text in batch]
+                [
+                    (result.score, post_id)
+                    for result, (post_id, _) in zip(results, batch, strict=True)
+                ]
             )
             done += len(batch)
             last = batch[-1][0]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import Scorer
 from monitor.sentiment.service import load_scorer
 from monitor.store import Store
 from monitor.telegram.session import ClientFactory
@@ -55,7 +55,7 @@ class Context:
         self.client_factory = client_factory
         self.clock = clock or SystemClock()
         self._pipeline = pipeline
-        self._scorer: LexiconScorer | None = None
+        self._scorer: Scorer | None = None
 
     @property
     def pipeline(self) -> TextPipeline:
@@ -64,7 +64,7 @@ class Context:
         return self._pipeline
 
     @property
-    def scorer(self) -> LexiconScorer:
+    def scorer(self) -> Scorer:
         if self._scorer is None:
             self._scorer = load_scorer(self.pipeline, self.settings)
         return self._scorer

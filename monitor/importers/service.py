@@ -24,7 +24,7 @@ from monitor.importers.tdesktop import (
 )
 from monitor.ingest import prepare
 from monitor.models import ChannelInfo, Post, StoreCounts
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import Scorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 
@@ -95,7 +95,7 @@ class _Writer:
         chat: ExportChat,
         posts: list[Post],
         pipeline: TextPipeline,
-        scorer: LexiconScorer | None,
+        scorer: Scorer | None,
         now: datetime,
     ) -> None:
         prepared = [prepare(post, pipeline, scorer) for post in posts]
@@ -124,7 +124,7 @@ class _Run:
     report: ImportReport
     writer: _Writer
     progress: Callable[[int, int], None]
-    scorer: LexiconScorer | None = None
+    scorer: Scorer | None = None
     other_chats: set[int] = field(default_factory=set)
     imported: set[int] = field(default_factory=set)
 
@@ -196,7 +196,7 @@ async def import_exports(
     username: str | None = None,
     batch_size: int = BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
-    scorer: LexiconScorer | None = None,
+    scorer: Scorer | None = None,
 ) -> ImportReport:
     report = ImportReport()
     files = find_exports(paths, report)

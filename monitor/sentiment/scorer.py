@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from monitor.text import TextPipeline
 
@@ -56,6 +57,18 @@ class Sentiment:
 
     def as_json(self) -> dict[str, object]:
         return {"label": self.label, "score": round(self.score, 4), "hits": self.hits}
+
+
+class Scorer(Protocol):
+    """What the archive needs of a sentiment scorer: the lexicon one or a model on disk."""
+
+    def score(self, text: str, target: str | None = None) -> Sentiment: ...
+
+    def score_lemmas(
+        self, lemmas: Sequence[str], text: str = "", target: Sequence[str] | None = None
+    ) -> Sentiment: ...
+
+    def score_many(self, texts: list[str]) -> list[Sentiment]: ...
 
 
 def label_for(score: float, thresholds: tuple[float, float]) -> str:
@@ -117,6 +130,9 @@ class LexiconScorer:
     def score(self, text: str, target: str | None = None) -> Sentiment:
         target_lemmas = self.pipeline.lemmas(target) if target is not None else None
         return self.score_lemmas(self.pipeline.lemmas(text), text, target_lemmas)
+
+    def score_many(self, texts: list[str]) -> list[Sentiment]:
+        return [self.score(text) for text in texts]
 
     def score_lemmas(
         self, lemmas: Sequence[str], text: str = "", target: Sequence[str] | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from monitor.config import Settings
 from monitor.sentiment.lexicon import LexiconError, build_lexicon, builtin_entries, user_entries
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.model import ModelError, load_model
+from monitor.sentiment.scorer import LexiconScorer, Scorer
 from monitor.text import TextPipeline
 
 
@@ -12,11 +13,12 @@ class SentimentSetupError(ValueError):
     """The sentiment settings cannot be used; the message says why in one sentence."""
 
 
-def load_scorer(pipeline: TextPipeline, settings: Settings) -> LexiconScorer:
+def load_scorer(pipeline: TextPipeline, settings: Settings) -> Scorer:
     if settings.sentiment_model is not None:
-        raise SentimentSetupError(
-            "SENTIMENT_MODEL is set, but this version scores with its lexicon only; unset it"
-        )
+        try:
+            return load_model(settings.sentiment_model, pipeline)
+        except ModelError as error:
+            raise SentimentSetupError(f"SENTIMENT_MODEL: {error}") from None
     entries = builtin_entries()
     if settings.sentiment_lexicon is not None:
         try:

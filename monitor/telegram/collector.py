@@ -24,7 +24,7 @@ from monitor.clock import Clock
 from monitor.ingest import ingest
 from monitor.models import Channel, MetricSnapshot, Post
 from monitor.refs import ChannelRef, parse_channel_ref
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import Scorer
 from monitor.store import Store, StoreError
 from monitor.telegram.convert import channel_info, is_broadcast_channel, to_post
 from monitor.telegram.pacing import FloodWaitTooLong, Pacer
@@ -82,7 +82,7 @@ class Collector:
         backfill_days: int = 30,
         sweep_days: int = 7,
         added_by: str = "cli",
-        scorer: LexiconScorer | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         self.client = client
         self.store = store
