@@ -21,6 +21,10 @@ from monitor.sentiment.scorer import Scorer
 from monitor.store import PeriodPost, Store, WatchTerm
 
 TOP_POSTS = 3
+# Baseline posts read for emerging terms, and scores per side for sentiment shifts: enough
+# for stable figures, few enough that a digest over millions of posts takes a second.
+BASELINE_SAMPLE = 20_000
+SHIFT_SAMPLE = 2_000
 EXAMPLES = 3
 SNIPPET = 280
 
@@ -86,23 +90,20 @@ async def build_digest(
     reader = _Reader({c.id: c for c in await store.channels()})
     baseline_since = since - timedelta(days=baseline_days)
     period = [post async for post in store.period_posts(since, until)]
-    baseline = [post async for post in store.period_posts(baseline_since, since)]
     terms = await store.watch_terms()
     period_days = max((until - since) / timedelta(days=1), 1 / 24)
 
     by_channel: dict[int, list[PeriodPost]] = defaultdict(list)
     for post in period:
         by_channel[post.channel_id].append(post)
-    baseline_counts: dict[int, int] = defaultdict(int)
-    for post in baseline:
-        baseline_counts[post.channel_id] += 1
+    baseline_counts = await store.posts_per_channel(baseline_since, since)
 
     channels = [
         {
             "channel": reader.label(channel_id),
             "channel_id": channel_id,
             "posts": len(posts),
-            "baseline": round(baseline_counts[channel_id] / baseline_days * period_days, 2),
+            "baseline": round(baseline_counts.get(channel_id, 0) / baseline_days * period_days, 2),
             "top_posts": [
                 reader.post_json(p)
                 for p in sorted(posts, key=_engagement, reverse=True)[:TOP_POSTS]
@@ -111,9 +112,20 @@ async def build_digest(
         for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
     ]
 
+    # The baseline is weeks of posts: its vocabulary is read from an even sample of them.
+    sample, baseline_total = await store.sample_posts(baseline_since, since, BASELINE_SAMPLE)
     period_terms, period_total = document_frequencies(p.lemmas.split() for p in period)
-    baseline_terms, baseline_total = document_frequencies(p.lemmas.split() for p in baseline)
-    emerging = emerging_terms(period_terms, period_total, baseline_terms, baseline_total)
+    baseline_terms, sampled = document_frequencies(p.lemmas.split() for p in sample)
+    emerging = emerging_terms(period_terms, period_total, baseline_terms, sampled)
+    scale = baseline_total / sampled if sampled else 1.0
+
+    baseline_sentiments = await store.sentiments_by_channel(
+        baseline_since, since, SHIFT_SAMPLE
+    )
+    term_baselines = {
+        term.id: (await store.sample_posts(baseline_since, since, SHIFT_SAMPLE, term.patterns))[0]
+        for term in terms
+    }
 
     texts = {(p.channel_id, p.message_id): p.text for p in period}
     campaigns = find_campaigns(
@@ -137,16 +149,18 @@ async def build_digest(
             "channels": len(by_channel),
             "deleted": len(deletions),
             "edited": len(edits),
-            "baseline_posts_per_day": round(len(baseline) / baseline_days, 2),
+            "baseline_posts_per_day": round(baseline_total / baseline_days, 2),
         },
         "channels": channels,
         "spikes": await _spikes(store, reader, terms, since, until),
-        "sentiment_shifts": _shifts(reader, scorer, terms, period, baseline),
+        "sentiment_shifts": _shifts(
+            reader, scorer, terms, period, baseline_sentiments, term_baselines
+        ),
         "emerging_terms": [
             {
                 "term": t.term,
                 "posts": t.posts,
-                "baseline_posts": t.baseline_posts,
+                "baseline_posts": round(t.baseline_posts * scale),
                 "ratio": t.ratio,
                 "score": t.score,
             }
@@ -231,36 +245,45 @@ async def _spikes(
     return found
 
 
+def _term_scores(
+    scorer: Scorer, term: WatchTerm, posts: list[PeriodPost]
+) -> list[tuple[int, float]]:
+    """(channel, score of how the post speaks of the term) for the posts mentioning it."""
+    scores = []
+    for post in posts:
+        pattern = _pattern_in(post, term) if term.channel_id in (None, post.channel_id) else None
+        if pattern is not None:
+            # Only the words around the term count, not the whole post's tone.
+            result = scorer.score_lemmas(post.lemmas.split(), post.text, pattern.split())
+            scores.append((post.channel_id, result.score))
+    return scores
+
+
 def _shifts(
-    reader: _Reader, scorer: Scorer, terms: list[WatchTerm],
-    period: list[PeriodPost], baseline: list[PeriodPost],
+    reader: _Reader, scorer: Scorer, terms: list[WatchTerm], period: list[PeriodPost],
+    baseline_sentiments: dict[int, list[float]], term_baselines: dict[int, list[PeriodPost]],
 ) -> list[dict[str, Any]]:  # fmt: skip
     groups: dict[tuple[int | None, str | None], tuple[list[float], list[float]]] = defaultdict(
         lambda: ([], [])
     )
-    for side, posts in ((0, baseline), (1, period)):
-        for post in posts:
-            if post.sentiment is not None:
-                groups[(post.channel_id, None)][side].append(post.sentiment)
-            for term in terms:
-                pattern = (
-                    _pattern_in(post, term) if term.channel_id in (None, post.channel_id) else None
-                )
-                if pattern is None:
-                    continue
-                # How the term itself is spoken of: only the words around it count.
-                lemmas = post.lemmas.split()
-                score = scorer.score_lemmas(lemmas, post.text, pattern.split()).score
-                groups[(post.channel_id, term.term)][side].append(score)
+    for channel_id, values in baseline_sentiments.items():
+        groups[(channel_id, None)][0].extend(values)
+    for post in period:
+        if post.sentiment is not None:
+            groups[(post.channel_id, None)][1].append(post.sentiment)
+    for term in terms:
+        for side, posts in ((0, term_baselines[term.id]), (1, period)):
+            for channel_id, score in _term_scores(scorer, term, posts):
+                groups[(channel_id, term.term)][side].append(score)
                 if term.channel_id is None:
                     groups[(None, term.term)][side].append(score)
     shifts: list[dict[str, Any]] = []
-    for (channel_id, term_name), (before, after) in groups.items():
+    for (group_channel, term_name), (before, after) in groups.items():
         test = judge_shift(before, after)
         if test.flagged:
             shifts.append(
                 {
-                    "channel": reader.label(channel_id),
+                    "channel": reader.label(group_channel),
                     "term": term_name,
                     "before": test.before,
                     "after": test.after,

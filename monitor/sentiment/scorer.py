@@ -8,7 +8,6 @@ for questions such as "how do they speak of Трамп".
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,7 +31,6 @@ EMOJI = {
     "👍": 0.5, "❤": 0.6, "🔥": 0.3, "💪": 0.5, "🙏": 0.4, "😊": 0.6, "😁": 0.5, "😂": 0.2,
     "🥰": 0.7, "👏": 0.5, "✅": 0.3, "🎉": 0.6, "🏆": 0.6, "😍": 0.7, "🤝": 0.4,
 }  # fmt: skip
-_EMOJI = re.compile("|".join(map(re.escape, sorted(EMOJI, key=len, reverse=True))))
 
 NEGATION_WINDOW = 3
 MODIFIER_WINDOW = 2
@@ -107,20 +105,20 @@ class LexiconScorer:
     def _word_values(self, lemmas: Sequence[str]) -> list[float]:
         """Each word's contribution after its modifiers (0 for words outside the lexicon)."""
         values = [0.0] * len(lemmas)
-        contrast = max(
-            (i for i, lemma in enumerate(lemmas) if lemma in self._contrasts), default=-1
-        )
-        for i, lemma in enumerate(lemmas):
-            value = self.lexicon.get(lemma)
-            if value is None:
-                continue
-            before = lemmas[max(0, i - NEGATION_WINDOW) : i]
-            if any(word in self._negators for word in before):
+        found = [(i, v) for i, v in enumerate(map(self.lexicon.get, lemmas)) if v is not None]
+        if not found:
+            return values
+        contrast = -1
+        if not self._contrasts.isdisjoint(lemmas):
+            contrast = max(i for i, lemma in enumerate(lemmas) if lemma in self._contrasts)
+        for i, value in found:
+            negation_start = i - NEGATION_WINDOW if i > NEGATION_WINDOW else 0
+            if not self._negators.isdisjoint(lemmas[negation_start:i]):
                 value *= NEGATION_FACTOR
-            near = lemmas[max(0, i - MODIFIER_WINDOW) : i]
-            if any(word in self._intensifiers for word in near):
+            near = lemmas[i - MODIFIER_WINDOW if i > MODIFIER_WINDOW else 0 : i]
+            if not self._intensifiers.isdisjoint(near):
                 value *= INTENSIFIER_FACTOR
-            elif any(word in self._softeners for word in near):
+            elif not self._softeners.isdisjoint(near):
                 value *= SOFTENER_FACTOR
             if contrast >= 0:
                 value *= 1.5 if i > contrast else 0.5
@@ -140,7 +138,8 @@ class LexiconScorer:
         """Score a lemma sequence the text pipeline already made (`posts.lemmas`), with the
         emoji of `text`; `target` is the lemma sequence of the term to score around."""
         values = self._word_values(lemmas)
-        emoji = [EMOJI[m.group()] for m in _EMOJI.finditer(text)] if text else []
+        # Counting each emoji with str.count is several times faster than a regex scan.
+        emoji = [value for symbol, value in EMOJI.items() for _ in range(text.count(symbol))]
         if target is None:
             hits = sum(1 for v in values if v) + len(emoji)
             return self._result(sum(values) + sum(emoji), hits, self.thresholds)

@@ -41,6 +41,12 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any
         yield values[start : start + size]
 
 
+def fts_any(patterns: Sequence[str]) -> str:
+    """An FTS5 query for rows holding any of the lemma sequences, each as a quoted phrase, so
+    nothing in them is read as FTS5 syntax."""
+    return " OR ".join('"' + p.replace('"', '""') + '"' for p in patterns)
+
+
 def placeholders(count: int) -> str:
     return ",".join("?" * count)
 

@@ -7,8 +7,9 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from monitor.store.base import StoreBase, from_db, placeholders, to_db
+from monitor.store.base import StoreBase, from_db, fts_any, placeholders, to_db
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class EditRecord:
     edit_date: datetime | None
     old_text: str
     new_text: str
+
+
+_ID_CHUNK = 5000
+T = TypeVar("T")
+
+
+def evenly(items: Sequence[T], size: int) -> list[T]:
+    """At most `size` of `items`, taken at even steps (all of them when there are fewer)."""
+    if len(items) <= size:
+        return list(items)
+    return [items[i * len(items) // size] for i in range(size)]
 
 
 _PERIOD_COLUMNS = (
@@ -71,6 +83,44 @@ class DigestMixin(StoreBase):
             (to_db(since), to_db(until)),
         )
         return {row[0]: row[1] for row in rows}
+
+    async def sentiments_by_channel(
+        self, since: datetime, until: datetime, per_channel: int
+    ) -> dict[int, list[float]]:
+        """Each channel's post scores in the range, thinned evenly over time to at most
+        `per_channel` (a test's power is bounded by its smaller side, the period)."""
+        rows = await self._db.execute_fetchall(
+            "SELECT channel_id, sentiment FROM posts INDEXED BY posts_channel_date "
+            "WHERE date >= ? AND date < ? AND sentiment IS NOT NULL ORDER BY channel_id, date",
+            (to_db(since), to_db(until)),
+        )
+        by_channel: dict[int, list[float]] = {}
+        for channel_id, sentiment in rows:
+            by_channel.setdefault(channel_id, []).append(sentiment)
+        return {channel: evenly(values, per_channel) for channel, values in by_channel.items()}
+
+    async def sample_posts(
+        self, since: datetime, until: datetime, size: int, patterns: Sequence[str] = ()
+    ) -> tuple[list[PeriodPost], int]:
+        """Up to `size` posts of the range spread evenly over it (all of them when fewer),
+        and how many there are; with `patterns`, only posts whose lemmas hold one."""
+        bounds = (to_db(since), to_db(until))
+        if patterns:
+            rows = await self._db.execute_fetchall(
+                "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
+                "WHERE posts_fts MATCH ? AND p.date >= ? AND p.date < ? ORDER BY p.date",
+                (fts_any(patterns), *bounds),
+            )
+        else:
+            rows = await self._db.execute_fetchall(
+                "SELECT id FROM posts WHERE date >= ? AND date < ? ORDER BY date", bounds
+            )
+        ids = [row[0] for row in rows]
+        chosen = evenly(ids, size)
+        posts: list[PeriodPost] = []
+        for start in range(0, len(chosen), _ID_CHUNK):
+            posts += await self._posts_by_id(chosen[start : start + _ID_CHUNK])
+        return posts, len(ids)
 
     async def deleted_between(self, since: datetime, until: datetime) -> list[PeriodPost]:
         rows = await self._rows(
@@ -136,11 +186,10 @@ class DigestMixin(StoreBase):
         channel_id: int | None = None, limit: int = 3,
     ) -> list[PeriodPost]:  # fmt: skip
         """Posts of the period whose lemmas hold one of the patterns, most viewed first."""
-        match = " OR ".join('"' + p.replace('"', '""') + '"' for p in patterns)
         rows = await self._db.execute_fetchall(
             "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
             "WHERE posts_fts MATCH ? AND p.date >= ? AND p.date < ? AND (? IS NULL OR p.channel_id = ?) "
             "ORDER BY coalesce(p.views, 0) + 10 * coalesce(p.forwards, 0) DESC, p.date LIMIT ?",
-            (match, to_db(since), to_db(until), channel_id, channel_id, limit),
+            (fts_any(patterns), to_db(since), to_db(until), channel_id, channel_id, limit),
         )
         return await self._posts_by_id([row[0] for row in rows])
