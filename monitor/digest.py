@@ -7,11 +7,15 @@ to the pure detectors; the result is plain JSON-ready data (rendering is another
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitor.analysis.campaigns import CampaignPost, find_campaigns
+from monitor.analysis.campaigns import Campaign, CampaignPost, find_campaigns
 from monitor.analysis.emerging import document_frequencies, emerging_terms
 from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
@@ -23,8 +27,10 @@ from monitor.store import PeriodPost, Store, WatchTerm
 TOP_POSTS = 3
 # Baseline posts read for emerging terms, and scores per side for sentiment shifts: enough
 # for stable figures, few enough that a digest over millions of posts takes a second.
-BASELINE_SAMPLE = 20_000
-SHIFT_SAMPLE = 2_000
+BASELINE_SAMPLE = 10_000
+SHIFT_SAMPLE = 500
+# From this many posts in the period, the text detectors run in a second process.
+PARALLEL_FROM = 3_000
 EXAMPLES = 3
 SNIPPET = 280
 
@@ -40,12 +46,6 @@ def _snippet(text: str) -> str:
 
 def _engagement(post: PeriodPost) -> int:
     return (post.views or 0) + 10 * (post.forwards or 0) + 5 * (post.reactions or 0)
-
-
-def _pattern_in(post: PeriodPost, term: WatchTerm) -> str | None:
-    """The first of the term's lemma patterns the post mentions, or None."""
-    padded = f" {post.lemmas} "
-    return next((pattern for pattern in term.patterns if f" {pattern} " in padded), None)
 
 
 class _Reader:
@@ -79,6 +79,17 @@ class _Reader:
         }
 
 
+_CampaignRow = tuple[int, int, datetime, str, bool]
+
+
+def _campaigns_of(rows: list[_CampaignRow]) -> list[Campaign]:
+    """find_campaigns over compact rows (lemmas as one string: cheap to send to a worker)."""
+    return find_campaigns(
+        [CampaignPost(channel, message, date, lemmas.split(), forwarded)
+         for channel, message, date, lemmas, forwarded in rows]
+    )  # fmt: skip
+
+
 async def build_digest(
     store: Store,
     scorer: Scorer,
@@ -87,16 +98,41 @@ async def build_digest(
     now: datetime,
     baseline_days: int = WINDOW_DAYS,
 ) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if sum((await store.posts_per_channel(since, until)).values()) >= PARALLEL_FROM:
+            # A busy period: the campaign search, the costliest detector, runs on another
+            # core while this one runs the others. The worker starts now, while we read.
+            context = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=context))
+            pool.submit(int)
+        period = [post async for post in store.period_posts(since, until)]
+        rows = [(p.channel_id, p.message_id, p.date, p.lemmas, p.forwarded) for p in period]
+        if pool is None:
+            campaigns = loop.create_future()
+            campaigns.set_result(_campaigns_of(rows))
+        else:
+            campaigns = loop.run_in_executor(pool, _campaigns_of, rows)
+        return await _assemble(store, scorer, since, until, now, baseline_days, period, campaigns)
+
+
+async def _assemble(
+    store: Store, scorer: Scorer, since: datetime, until: datetime, now: datetime,
+    baseline_days: int, period: list[PeriodPost], campaign_search: asyncio.Future[list[Campaign]],
+) -> dict[str, Any]:  # fmt: skip
     reader = _Reader({c.id: c for c in await store.channels()})
     baseline_since = since - timedelta(days=baseline_days)
-    period = [post async for post in store.period_posts(since, until)]
+    baseline_counts = await store.posts_per_channel(baseline_since, since)
+    baseline_total = sum(baseline_counts.values())
+    # The baseline is weeks of posts: its vocabulary is read from an even sample of them.
+    sample = await store.sample_lemmas(baseline_since, since, BASELINE_SAMPLE, baseline_total)
     terms = await store.watch_terms()
     period_days = max((until - since) / timedelta(days=1), 1 / 24)
 
     by_channel: dict[int, list[PeriodPost]] = defaultdict(list)
     for post in period:
         by_channel[post.channel_id].append(post)
-    baseline_counts = await store.posts_per_channel(baseline_since, since)
 
     channels = [
         {
@@ -112,31 +148,26 @@ async def build_digest(
         for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
     ]
 
-    # The baseline is weeks of posts: its vocabulary is read from an even sample of them.
-    sample, baseline_total = await store.sample_posts(baseline_since, since, BASELINE_SAMPLE)
     period_terms, period_total = document_frequencies(p.lemmas.split() for p in period)
-    baseline_terms, sampled = document_frequencies(p.lemmas.split() for p in sample)
+    baseline_terms, sampled = document_frequencies(s.split() for s in sample)
     emerging = emerging_terms(period_terms, period_total, baseline_terms, sampled)
-    scale = baseline_total / sampled if sampled else 1.0
 
     baseline_sentiments = await store.sentiments_by_channel(
-        baseline_since, since, SHIFT_SAMPLE
+        baseline_since, since, SHIFT_SAMPLE, baseline_counts
     )
     term_baselines = {
-        term.id: (await store.sample_posts(baseline_since, since, SHIFT_SAMPLE, term.patterns))[0]
+        term.id: await store.mention_sample(term.id, baseline_since, since, SHIFT_SAMPLE)
         for term in terms
     }
 
     texts = {(p.channel_id, p.message_id): p.text for p in period}
-    campaigns = find_campaigns(
-        [
-            CampaignPost(p.channel_id, p.message_id, p.date, p.lemmas.split(), p.forwarded)
-            for p in period
-        ]
-    )
     deletions = await store.deleted_between(since, until)
     edits = await store.edits_between(since, until)
     health = await health_by_channel(store, now)
+    spikes = await _spikes(store, reader, terms, since, until)
+    shifts = _shifts(reader, scorer, terms, period, baseline_sentiments, term_baselines)
+    campaigns = await campaign_search
+    scale = baseline_total / sampled if sampled else 1.0
 
     return {
         "period": {
@@ -152,10 +183,8 @@ async def build_digest(
             "baseline_posts_per_day": round(baseline_total / baseline_days, 2),
         },
         "channels": channels,
-        "spikes": await _spikes(store, reader, terms, since, until),
-        "sentiment_shifts": _shifts(
-            reader, scorer, terms, period, baseline_sentiments, term_baselines
-        ),
+        "spikes": spikes,
+        "sentiment_shifts": shifts,
         "emerging_terms": [
             {
                 "term": t.term,
@@ -211,7 +240,7 @@ async def _spikes(
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for term in terms:
-        counts = await store.term_counts(term.id, since - timedelta(days=WINDOW_DAYS), until)
+        counts = await store.watch_counts(term.id, since - timedelta(days=WINDOW_DAYS), until)
         series: dict[int | None, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
         for (counted_channel, day_text), count in counts.items():
             day_date = date.fromisoformat(day_text)
@@ -246,16 +275,22 @@ async def _spikes(
 
 
 def _term_scores(
-    scorer: Scorer, term: WatchTerm, posts: list[PeriodPost]
-) -> list[tuple[int, float]]:
-    """(channel, score of how the post speaks of the term) for the posts mentioning it."""
-    scores = []
+    scorer: Scorer, terms: list[WatchTerm], posts: list[PeriodPost]
+) -> dict[int, list[tuple[int, float]]]:
+    """Per term: (channel, how the post speaks of the term) for the posts mentioning it."""
+    scores: dict[int, list[tuple[int, float]]] = {term.id: [] for term in terms}
     for post in posts:
-        pattern = _pattern_in(post, term) if term.channel_id in (None, post.channel_id) else None
-        if pattern is not None:
-            # Only the words around the term count, not the whole post's tone.
-            result = scorer.score_lemmas(post.lemmas.split(), post.text, pattern.split())
-            scores.append((post.channel_id, result.score))
+        padded = f" {post.lemmas} "
+        lemmas: list[str] | None = None
+        for term in terms:
+            if term.channel_id not in (None, post.channel_id):
+                continue
+            pattern = next((p for p in term.patterns if f" {p} " in padded), None)
+            if pattern is not None:
+                lemmas = lemmas or post.lemmas.split()
+                # Only the words around the term count, not the whole post's tone.
+                result = scorer.score_lemmas(lemmas, post.text, pattern.split())
+                scores[term.id].append((post.channel_id, result.score))
     return scores
 
 
@@ -271,9 +306,11 @@ def _shifts(
     for post in period:
         if post.sentiment is not None:
             groups[(post.channel_id, None)][1].append(post.sentiment)
+    period_scores = _term_scores(scorer, terms, period)
     for term in terms:
-        for side, posts in ((0, term_baselines[term.id]), (1, period)):
-            for channel_id, score in _term_scores(scorer, term, posts):
+        baseline_scores = _term_scores(scorer, [term], term_baselines[term.id])[term.id]
+        for side, scores in ((0, baseline_scores), (1, period_scores[term.id])):
+            for channel_id, score in scores:
                 groups[(channel_id, term.term)][side].append(score)
                 if term.channel_id is None:
                     groups[(None, term.term)][side].append(score)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
 from monitor import digest as digest_module
+from monitor.cli import main
 from monitor.digest import build_digest
 from monitor.ingest import ingest
 from monitor.models import ChannelInfo, Post
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
-from monitor.store.digest import evenly
 from monitor.text import TextPipeline
 from monitor.watch import add_term
 
@@ -123,7 +122,7 @@ async def test_a_sampled_baseline_still_finds_the_planted_turn(
     month: Store, pipeline: TextPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(digest_module, "BASELINE_SAMPLE", 40)
-    monkeypatch.setattr(digest_module, "SHIFT_SAMPLE", 10)
+    monkeypatch.setattr(digest_module, "SHIFT_SAMPLE", 20)
     scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
     digest = await build_digest(
         month, scorer, DAY, DAY + timedelta(days=1), DAY + timedelta(days=1)
@@ -131,34 +130,44 @@ async def test_a_sampled_baseline_still_finds_the_planted_turn(
     turn = {(s["channel"], s["term"]): s for s in digest["sentiment_shifts"]}[
         ("@milblog_a", "Трамп")
     ]
-    assert turn["n_before"] == 10 and turn["before"] > 0 > turn["after"]
+    assert turn["n_before"] == 14 and turn["before"] > 0 > turn["after"]
     assert digest["totals"]["baseline_posts_per_day"] == pytest.approx((28 * 9 + 14) / 28, abs=0.01)
     assert any("трамп" in t["term"] or "лжец" in t["term"] for t in digest["emerging_terms"])
 
 
-@pytest.mark.parametrize(
-    ("items", "size", "expected"),
-    [
-        ([], 3, []),
-        ([1, 2], 5, [1, 2]),
-        (list(range(10)), 5, [0, 2, 4, 6, 8]),
-        (list(range(10)), 3, [0, 3, 6]),
-        (list(range(7)), 7, list(range(7))),
-    ],
-)
-def test_evenly(items: list[int], size: int, expected: list[int]) -> None:
-    assert evenly(items, size) == expected
+async def test_a_busy_day_searches_campaigns_in_a_worker_process(
+    month: Store, pipeline: TextPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    end = DAY + timedelta(days=1)
+    here = await build_digest(month, scorer, DAY, end, end)
+    monkeypatch.setattr(digest_module, "PARALLEL_FROM", 1)
+    spawned: list[object] = []
+    original = digest_module.ProcessPoolExecutor
+
+    def counting(*args: object, **kwargs: object) -> object:
+        spawned.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(digest_module, "ProcessPoolExecutor", counting)
+    there = await build_digest(month, scorer, DAY, end, end)
+    assert spawned and there == here and len(there["campaigns"]) == 1
 
 
-async def test_sample_posts_of_a_term_and_thinned_sentiments(month: Store) -> None:
+async def test_baseline_samples(month: Store) -> None:
     since = DAY - timedelta(days=28)
-    posts, total = await month.sample_posts(since, DAY, 5, ["трамп"])
-    assert total == 14 and len(posts) == 5
-    assert all("Трамп" in p.text for p in posts) and posts == sorted(posts, key=lambda p: p.date)
-    everything, total = await month.sample_posts(since, DAY, 10_000)
-    assert total == len(everything) == 28 * 9 + 14
-    sentiments = await month.sentiments_by_channel(since, DAY, 30)
-    assert set(sentiments) == {1, 2, 3} and all(len(v) == 30 for v in sentiments.values())
+    [trump] = await month.watch_terms()
+    posts = await month.mention_sample(trump.id, since, DAY, 6)
+    assert 3 <= len(posts) <= 6 and posts == sorted(posts, key=lambda p: p.date)
+    assert all("Трамп" in p.text for p in posts)
+    assert len(await month.mention_sample(trump.id, since, DAY, 100)) == 14
+    counts = await month.posts_per_channel(since, DAY)
+    assert counts == {1: 28 * 3 + 14, 2: 28 * 3, 3: 28 * 3}
+    total = sum(counts.values())
+    assert len(await month.sample_lemmas(since, DAY, 10_000, total)) == total
+    assert 25 <= len(await month.sample_lemmas(since, DAY, 50, total)) <= 50
+    sentiments = await month.sentiments_by_channel(since, DAY, 30, counts)
+    assert set(sentiments) == {1, 2, 3} and all(15 <= len(v) <= 30 for v in sentiments.values())
 
 
 async def test_a_quiet_day_flags_nothing(month: Store, pipeline: TextPipeline) -> None:

@@ -208,13 +208,16 @@ async def test_a_truncated_file_keeps_what_came_before(
             "not valid JSON (parse error: trailing garbage",
         ),
         ('{"messages": [{"id": 1}]}', "messages come before its id"),
+        (b'{"name": "\xd0\xba\xc1\xbe", "messages": []}', "it is not UTF-8 text"),
+        (b'{"name": "\xc1\xc2", "messages": []}', "not valid JSON (lexical error: invalid bytes in UTF8 string.)"),
     ],
 )
 async def test_files_that_are_no_export(
-    store: Store, pipeline: TextPipeline, clock: Clock, tmp_path: Path, content: str, reason: str
-) -> None:
+    store: Store, pipeline: TextPipeline, clock: Clock, tmp_path: Path, content: str | bytes,
+    reason: str,
+) -> None:  # fmt: skip
     path = tmp_path / "result.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     report = await _import(store, pipeline, clock, path)
     [problem] = report.problems
     assert str(path) in str(problem) and reason in str(problem)

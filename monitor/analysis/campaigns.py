@@ -4,12 +4,15 @@ window, none of them a forward (a forward is open borrowing; a copy without one 
 Posts are compared by their lemma 3-shingles: MinHash signatures with banded locality-
 sensitive hashing find candidate pairs without comparing every pair, the exact Jaccard
 similarity of the shingle sets confirms them, and confirmed pairs are joined into clusters.
+The signatures use one-permutation hashing (each shingle hashed once, its hash choosing the
+slot it competes for) with rotation densification for empty slots, so a signature costs one
+pass over the shingles instead of one per slot.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
+import functools
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +20,12 @@ from datetime import datetime, timedelta
 
 SHINGLE = 3
 MIN_SHINGLES = 6  # shorter texts ("Доброе утро") repeat by chance
-PERMUTATIONS = 64
+PERMUTATIONS = 64  # slots of a signature; a power of two, chosen by a hash's low bits
 BANDS = 16  # 16 bands of 4 rows: pairs above about 0.5 similarity become candidates
 SIMILARITY = 0.6
 WINDOW = timedelta(hours=48)
-_PRIME = (1 << 61) - 1
+_SLOT_BITS = PERMUTATIONS.bit_length() - 1
+_SLOT_MASK = PERMUTATIONS - 1
 
 
 @dataclass(frozen=True)
@@ -48,22 +52,38 @@ class Campaign:
         return self.posts[-1].date
 
 
+@functools.lru_cache(maxsize=200_000)
+def _word_code(word: str) -> int:
+    return zlib.crc32(word.encode())
+
+
 def shingles(lemmas: Sequence[str]) -> frozenset[int]:
-    words = [w for w in lemmas if not w.startswith(("#", "@"))]
-    grams = (" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1))
-    return frozenset(
-        int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") for g in grams
-    )
-
-
-_rng = random.Random(20241106)
-_COEFFICIENTS = [
-    (_rng.randrange(1, _PRIME), _rng.randrange(0, _PRIME)) for _ in range(PERMUTATIONS)
-]
+    """Hashes of the post's lemma 3-grams (hashtags and mentions left out)."""
+    codes = list(map(_word_code, [w for w in lemmas if w[0] not in "#@"]))
+    # Words by CRC-32 and 3-grams by the hash of a tuple of ints: both stable across runs
+    # (unlike str hashes), and all of it runs in C.
+    return frozenset(map(hash, zip(codes, codes[1:], codes[2:], strict=False)))
 
 
 def signature(items: frozenset[int]) -> tuple[int, ...]:
-    return tuple(min((a * x + b) % _PRIME for x in items) for a, b in _COEFFICIENTS)
+    """The minimum per slot, the slot chosen by the hash's low bits; an empty slot takes the
+    value of the next filled one to its right, shifted by the distance, so two sets agree
+    on a slot with probability close to their Jaccard similarity."""
+    if not items:
+        return ()
+    slots: list[int | None] = [None] * PERMUTATIONS
+    for item in items:
+        slot, value = item & _SLOT_MASK, item >> _SLOT_BITS
+        current = slots[slot]
+        if current is None or value < current:
+            slots[slot] = value
+    densified = []
+    for slot in range(PERMUTATIONS):
+        distance = 0
+        while (filled := slots[(slot + distance) % PERMUTATIONS]) is None:
+            distance += 1
+        densified.append(filled + (distance << 64))
+    return tuple(densified)
 
 
 def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
@@ -79,9 +99,9 @@ def find_campaigns(
     rows = PERMUTATIONS // BANDS
     buckets: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
     for i in keep:
-        sig = signature(sets[i])
-        for band in range(BANDS):
-            buckets[(band, sig[band * rows : (band + 1) * rows])].append(i)
+        # (band number, that band's rows of the signature), built without slicing
+        for key in enumerate(zip(*[iter(signature(sets[i]))] * rows, strict=False)):
+            buckets[key].append(i)
 
     parent = {i: i for i in keep}
 

@@ -9,6 +9,7 @@ never indexed).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import Counter
@@ -30,6 +31,7 @@ class EmergingTerm:
     score: float  # log-likelihood G2
 
 
+@functools.lru_cache(maxsize=500_000)
 def _usable(lemma: str) -> bool:
     return (
         len(lemma) >= MIN_LENGTH

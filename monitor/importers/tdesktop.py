@@ -121,6 +121,10 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
                 "the file ends in the middle of the JSON (truncated?)"
             ) from None
         raise ExportFormatError(f"it is not valid JSON ({detail})") from None
+    except UnicodeDecodeError as error:
+        raise ExportFormatError(
+            f"it is not UTF-8 text (byte {error.start} of a chunk cannot be read)"
+        ) from None
     if not saw_messages and not drafts[""].id and "chats.list.item" not in drafts:
         raise ExportFormatError("it is not a Telegram Desktop export (it has no 'messages' list)")
 
@@ -138,7 +142,11 @@ def _set_chat_field(draft: _ChatDraft, key: str, value: Any) -> None:
 
 
 def _short(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    """The first line of the parser's complaint (the C parser gives it as bytes)."""
+    detail = error.args[0] if error.args else ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    text = str(detail).strip().splitlines()[0] if str(detail).strip() else type(error).__name__
     return text[:120]
 
 

@@ -137,23 +137,26 @@ class LexiconScorer:
     ) -> Sentiment:
         """Score a lemma sequence the text pipeline already made (`posts.lemmas`), with the
         emoji of `text`; `target` is the lemma sequence of the term to score around."""
-        values = self._word_values(lemmas)
-        # Counting each emoji with str.count is several times faster than a regex scan.
-        emoji = [value for symbol, value in EMOJI.items() for _ in range(text.count(symbol))]
         if target is None:
+            values = self._word_values(lemmas)
+            # Counting each emoji with str.count is several times faster than a regex scan.
+            emoji = [value for symbol, value in EMOJI.items() for _ in range(text.count(symbol))]
             hits = sum(1 for v in values if v) + len(emoji)
             return self._result(sum(values) + sum(emoji), hits, self.thresholds)
         wanted = list(target)
         size = len(wanted)
         mentions = [
             i
-            for i in range(len(lemmas) - size + 1)
-            if size and list(lemmas[i : i + size]) == wanted
+            for i, lemma in enumerate(lemmas)
+            if size and lemma == wanted[0] and list(lemmas[i : i + size]) == wanted
         ]
         if not mentions:
             return Sentiment(0.0, "neutral", 0)
+        # Only the stretch around the mentions can count (with room for its words' modifiers).
+        start = max(0, mentions[0] - TARGET_WINDOW - NEGATION_WINDOW)
+        values = self._word_values(lemmas[start : mentions[-1] + size + TARGET_WINDOW])
         total, hits = 0.0, 0
-        for i, value in enumerate(values):
+        for i, value in enumerate(values, start):
             if not value or any(m <= i < m + size for m in mentions):
                 continue  # the target's own words say nothing about it
             distance = min(abs(i - m) for m in mentions)

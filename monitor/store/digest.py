@@ -7,9 +7,8 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from monitor.store.base import StoreBase, from_db, fts_any, placeholders, to_db
+from monitor.store.base import StoreBase, chunks, from_db, fts_any, placeholders, to_db
 
 
 @dataclass(frozen=True)
@@ -35,17 +34,6 @@ class EditRecord:
     edit_date: datetime | None
     old_text: str
     new_text: str
-
-
-_ID_CHUNK = 5000
-T = TypeVar("T")
-
-
-def evenly(items: Sequence[T], size: int) -> list[T]:
-    """At most `size` of `items`, taken at even steps (all of them when there are fewer)."""
-    if len(items) <= size:
-        return list(items)
-    return [items[i * len(items) // size] for i in range(size)]
 
 
 _PERIOD_COLUMNS = (
@@ -78,66 +66,77 @@ class DigestMixin(StoreBase):
             yield _period_post(row)
 
     async def posts_per_channel(self, since: datetime, until: datetime) -> dict[int, int]:
+        """Posts dated in [since, until) per channel (channels without any left out)."""
+        # One index range per channel: far cheaper than grouping a period's rows.
         rows = await self._db.execute_fetchall(
-            "SELECT channel_id, count(*) FROM posts WHERE date >= ? AND date < ? GROUP BY channel_id",
+            "SELECT id, (SELECT count(*) FROM posts p WHERE p.channel_id = c.id "
+            "AND p.date >= ? AND p.date < ?) FROM channels c",
             (to_db(since), to_db(until)),
         )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: row[1] for row in rows if row[1]}
 
     async def sentiments_by_channel(
-        self, since: datetime, until: datetime, per_channel: int
+        self, since: datetime, until: datetime, per_channel: int, counts: dict[int, int]
     ) -> dict[int, list[float]]:
-        """Each channel's post scores in the range, thinned evenly over time to at most
-        `per_channel` (a test's power is bounded by its smaller side, the period)."""
-        rows = await self._db.execute_fetchall(
-            "SELECT channel_id, sentiment FROM posts INDEXED BY posts_channel_date "
-            "WHERE date >= ? AND date < ? AND sentiment IS NOT NULL ORDER BY channel_id, date",
-            (to_db(since), to_db(until)),
-        )
-        by_channel: dict[int, list[float]] = {}
-        for channel_id, sentiment in rows:
-            by_channel.setdefault(channel_id, []).append(sentiment)
-        return {channel: evenly(values, per_channel) for channel, values in by_channel.items()}
+        """Each channel's post scores in [since, until), thinned by row id to between half
+        of `per_channel` and all of it (a test's power is bounded by its smaller side, the
+        period, so more would add little). `counts` is `posts_per_channel` of the range."""
+        found = {}
+        for channel_id, count in counts.items():
+            step = -(-count // per_channel)
+            rows = await self._db.execute_fetchall(
+                "SELECT sentiment FROM posts WHERE channel_id = ? AND date >= ? AND date < ? "
+                "AND sentiment IS NOT NULL AND id % ? = 0",
+                (channel_id, to_db(since), to_db(until), step),
+            )
+            found[channel_id] = [row[0] for row in rows]
+        return found
 
-    async def sample_posts(
-        self, since: datetime, until: datetime, size: int, patterns: Sequence[str] = ()
-    ) -> tuple[list[PeriodPost], int]:
-        """Up to `size` posts of the range spread evenly over it (all of them when fewer),
-        and how many there are; with `patterns`, only posts whose lemmas hold one."""
-        bounds = (to_db(since), to_db(until))
-        if patterns:
-            rows = await self._db.execute_fetchall(
-                "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
-                "WHERE posts_fts MATCH ? AND p.date >= ? AND p.date < ? ORDER BY p.date",
-                (fts_any(patterns), *bounds),
-            )
-        else:
-            rows = await self._db.execute_fetchall(
-                "SELECT id FROM posts WHERE date >= ? AND date < ? ORDER BY date", bounds
-            )
-        ids = [row[0] for row in rows]
-        chosen = evenly(ids, size)
-        posts: list[PeriodPost] = []
-        for start in range(0, len(chosen), _ID_CHUNK):
-            posts += await self._posts_by_id(chosen[start : start + _ID_CHUNK])
-        return posts, len(ids)
+    async def sample_lemmas(
+        self, since: datetime, until: datetime, size: int, total: int
+    ) -> list[str]:
+        """The lemmas of between half of `size` and `size` of the `total` posts of
+        [since, until), picked by row id."""
+        rows = await self._db.execute_fetchall(
+            "SELECT lemmas FROM posts WHERE date >= ? AND date < ? AND id % ? = 0",
+            (to_db(since), to_db(until), max(1, -(-total // size))),
+        )
+        return [row[0] for row in rows]
+
+    async def mention_sample(
+        self, term_id: int, since: datetime, until: datetime, size: int
+    ) -> list[PeriodPost]:
+        """Between half of `size` and `size` of the posts mentioning the term in
+        [since, until), picked by row id."""
+        bounds = (term_id, to_db(since), to_db(until))
+        [(total,)] = await self._db.execute_fetchall(
+            "SELECT count(*) FROM watch_mentions WHERE term_id = ? AND date >= ? AND date < ?",
+            bounds,
+        )
+        rows = await self._db.execute_fetchall(
+            "SELECT post_id FROM watch_mentions WHERE term_id = ? AND date >= ? AND date < ? "
+            "AND post_id % ? = 0",
+            (*bounds, max(1, -(-total // size))),
+        )
+        return await self.posts_by_id([row[0] for row in rows])
 
     async def deleted_between(self, since: datetime, until: datetime) -> list[PeriodPost]:
         rows = await self._rows(
             "SELECT id FROM posts WHERE deleted_at >= ? AND deleted_at < ? ORDER BY deleted_at",
             (to_db(since), to_db(until)),
         )
-        ids = [row["id"] for row in rows]
-        return await self._posts_by_id(ids)
+        return await self.posts_by_id([row["id"] for row in rows])
 
-    async def _posts_by_id(self, ids: list[int]) -> list[PeriodPost]:
-        if not ids:
-            return []
-        rows = await self._rows(
-            f"SELECT {_PERIOD_COLUMNS} FROM posts WHERE id IN ({placeholders(len(ids))}) ORDER BY date",
-            ids,
-        )
-        return [_period_post(row) for row in rows]
+    async def posts_by_id(self, ids: Sequence[int]) -> list[PeriodPost]:
+        """The posts with these row ids, oldest first."""
+        posts = []
+        for chunk in chunks(ids):
+            rows = await self._rows(
+                f"SELECT {_PERIOD_COLUMNS} FROM posts WHERE id IN ({placeholders(len(chunk))})",
+                chunk,
+            )
+            posts += [_period_post(row) for row in rows]
+        return sorted(posts, key=lambda p: (p.date, p.id))
 
     async def edits_between(self, since: datetime, until: datetime) -> list[EditRecord]:
         """Text changes first seen in the period, each with the text it replaced."""
@@ -172,15 +171,6 @@ class DigestMixin(StoreBase):
             )
         return edits
 
-    async def term_counts(
-        self, term_id: int, since: datetime, until: datetime
-    ) -> dict[tuple[int, str], int]:
-        rows = await self._db.execute_fetchall(
-            "SELECT channel_id, day, count FROM watch_counts WHERE term_id = ? AND day >= ? AND day < ?",
-            (term_id, (to_db(since) or "")[:10], (to_db(until) or "")[:10]),
-        )
-        return {(row[0], row[1]): row[2] for row in rows}
-
     async def mentions(
         self, patterns: Sequence[str], since: datetime, until: datetime,
         channel_id: int | None = None, limit: int = 3,
@@ -192,4 +182,4 @@ class DigestMixin(StoreBase):
             "ORDER BY coalesce(p.views, 0) + 10 * coalesce(p.forwards, 0) DESC, p.date LIMIT ?",
             (fts_any(patterns), to_db(since), to_db(until), channel_id, channel_id, limit),
         )
-        return await self._posts_by_id([row[0] for row in rows])
+        return await self.posts_by_id([row[0] for row in rows])

@@ -12,7 +12,7 @@ from typing import Any
 from monitor.integrity import revision_hash
 from monitor.models import ChainBreak, ChannelStats, PreparedPost, StoreCounts, post_url
 from monitor.store.base import StoreBase, chunks, from_db, placeholders, post_filter, to_db
-from monitor.store.watch import count_mentions
+from monitor.store.watch import forget_mentions, note_mentions
 
 _POST_COLUMNS = (
     "channel_id, message_id, date, edit_date, text, entities, media_type, forward_from, "
@@ -104,16 +104,16 @@ class PostsMixin(StoreBase):
             await db.executemany(
                 f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(21)})", new_posts
             )
-            await count_mentions(db, await self._ids(channel_id, [r[1] for r in new_posts]), +1)
-            # An edit may add or drop a mention: uncount the old text, count the new one.
+            await note_mentions(db, await self._ids(channel_id, [r[1] for r in new_posts]))
+            # An edit may add or drop a mention: forget the old text's, note the new one's.
             edited = await self._ids(channel_id, [u[-1] for u in updates])
-            await count_mentions(db, edited, -1)
+            await forget_mentions(db, edited)
             await db.executemany(
                 "UPDATE posts SET text = ?, edit_date = ?, entities = ?, lemmas = ?, "
                 "sentiment = ?, updated_at = ? WHERE channel_id = ? AND message_id = ?",
                 updates,
             )
-            await count_mentions(db, edited, +1)
+            await note_mentions(db, edited)
             await db.executemany(
                 "UPDATE posts SET views = coalesce(?, views), forwards = coalesce(?, forwards), "
                 "replies = coalesce(?, replies), reactions = coalesce(?, reactions), "

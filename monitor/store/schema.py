@@ -168,4 +168,46 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "mentions",
+        """
+        -- Each post that mentions a watched term, so that a term's posts in a period are one
+        -- index range away (the digest scores how they speak of it).
+        CREATE TABLE watch_mentions (
+            term_id INTEGER NOT NULL REFERENCES watch_terms (id) ON DELETE CASCADE,
+            post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+            channel_id INTEGER NOT NULL,
+            date TEXT NOT NULL,                          -- the post's date, UTC
+            PRIMARY KEY (term_id, post_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX watch_mentions_date ON watch_mentions (term_id, date, channel_id);
+        INSERT OR IGNORE INTO watch_mentions (term_id, post_id, channel_id, date)
+            SELECT t.id, p.id, p.channel_id, p.date
+            FROM watch_terms t JOIN watch_patterns w ON w.term_id = t.id
+                JOIN posts p ON t.channel_id IS NULL OR t.channel_id = p.channel_id
+            WHERE instr(' ' || p.lemmas || ' ', ' ' || w.lemmas || ' ');
+        -- From now on the counts follow the mentions through these triggers.
+        DELETE FROM watch_counts;
+        INSERT INTO watch_counts (term_id, channel_id, day, count)
+            SELECT term_id, channel_id, substr(date, 1, 10), count(*)
+            FROM watch_mentions GROUP BY term_id, channel_id, substr(date, 1, 10);
+        CREATE TRIGGER watch_mentions_count AFTER INSERT ON watch_mentions BEGIN
+            INSERT INTO watch_counts (term_id, channel_id, day, count)
+                VALUES (new.term_id, new.channel_id, substr(new.date, 1, 10), 1)
+                ON CONFLICT (term_id, channel_id, day) DO UPDATE SET count = count + 1;
+        END;
+        CREATE TRIGGER watch_mentions_uncount AFTER DELETE ON watch_mentions BEGIN
+            UPDATE watch_counts SET count = count - 1 WHERE term_id = old.term_id
+                AND channel_id = old.channel_id AND day = substr(old.date, 1, 10);
+        END;
+        -- With the score in the index, a channel's scores over a period are read from it alone.
+        DROP INDEX posts_channel_date;
+        CREATE INDEX posts_channel_date ON posts (channel_id, date, sentiment);
+        CREATE INDEX post_revisions_seen ON post_revisions (seen_at);
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from monitor.store.base import StoreBase, fts_any, placeholders, to_db
+from monitor.store.base import StoreBase, chunks, fts_any, placeholders, to_db
 
 
 @dataclass(frozen=True)
@@ -23,27 +23,28 @@ class WatchTerm:
     patterns: tuple[str, ...]
 
 
+async def note_mentions(db: aiosqlite.Connection, post_ids: Sequence[int]) -> None:
+    """Record which watched terms the posts `post_ids` mention (by their current lemmas)."""
+    for chunk in chunks(post_ids):
+        # instr, not LIKE: lemmas are lower case already, and instr is far cheaper.
+        await db.execute(
+            f"""
+            INSERT OR IGNORE INTO watch_mentions (term_id, post_id, channel_id, date)
+            SELECT t.id, p.id, p.channel_id, p.date
+            FROM posts p JOIN watch_terms t ON t.channel_id IS NULL OR t.channel_id = p.channel_id
+                JOIN watch_patterns w ON w.term_id = t.id
+            WHERE p.id IN ({placeholders(len(chunk))})
+                AND instr(' ' || p.lemmas || ' ', ' ' || w.lemmas || ' ')
+            """,
+            chunk,
+        )
 
 
-async def count_mentions(db: aiosqlite.Connection, post_ids: Sequence[int], sign: int) -> None:
-    """Add `sign` to the counts of every watched term the posts `post_ids` mention."""
-    if not post_ids:
-        return
-    # One pass for all terms; instr, not LIKE: lemmas are lower case already, and instr is
-    # far cheaper. A post counts once per term, whichever of its aliases it holds.
-    await db.execute(
-        f"""
-        INSERT INTO watch_counts (term_id, channel_id, day, count)
-        SELECT t.id, p.channel_id, substr(p.date, 1, 10), ? * count(DISTINCT p.id)
-        FROM posts p JOIN watch_terms t ON t.channel_id IS NULL OR t.channel_id = p.channel_id
-            JOIN watch_patterns w ON w.term_id = t.id
-        WHERE p.id IN ({placeholders(len(post_ids))})
-            AND instr(' ' || p.lemmas || ' ', ' ' || w.lemmas || ' ')
-        GROUP BY t.id, p.channel_id, substr(p.date, 1, 10)
-        ON CONFLICT (term_id, channel_id, day) DO UPDATE SET count = count + excluded.count
-        """,
-        (sign, *post_ids),
-    )
+async def forget_mentions(db: aiosqlite.Connection, post_ids: Sequence[int]) -> None:
+    for chunk in chunks(post_ids):
+        await db.execute(
+            f"DELETE FROM watch_mentions WHERE post_id IN ({placeholders(len(chunk))})", chunk
+        )
 
 
 class WatchMixin(StoreBase):
@@ -66,16 +67,18 @@ class WatchMixin(StoreBase):
                 "INSERT OR IGNORE INTO watch_patterns (term_id, alias, lemmas) VALUES (?, ?, ?)",
                 [(term_id, alias, lemmas) for alias, lemmas in aliases],
             )
-            match = fts_any([lemmas for _, lemmas in aliases])
+            # The index finds the candidates; instr confirms each exactly as new posts are
+            # matched, so history and live counts agree.
             await db.execute(
                 """
-                INSERT INTO watch_counts (term_id, channel_id, day, count)
-                SELECT ?, p.channel_id, substr(p.date, 1, 10), count(*)
+                INSERT OR IGNORE INTO watch_mentions (term_id, post_id, channel_id, date)
+                SELECT w.term_id, p.id, p.channel_id, p.date
                 FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid
+                    JOIN watch_patterns w ON w.term_id = ?
                 WHERE posts_fts MATCH ? AND (? IS NULL OR p.channel_id = ?)
-                GROUP BY p.channel_id, substr(p.date, 1, 10)
+                    AND instr(' ' || p.lemmas || ' ', ' ' || w.lemmas || ' ')
                 """,
-                (term_id, match, channel_id, channel_id),
+                (term_id, fts_any([lemmas for _, lemmas in aliases]), channel_id, channel_id),
             )
         found = await self.watch_term(term, channel_id)
         assert found is not None
@@ -112,12 +115,14 @@ class WatchMixin(StoreBase):
             await db.execute("DELETE FROM watch_terms WHERE id = ?", (term_id,))
 
     async def watch_counts(
-        self, term_id: int, since: datetime | None = None
+        self, term_id: int, since: datetime | None = None, until: datetime | None = None
     ) -> dict[tuple[int, str], int]:
-        """(channel id, UTC day) -> posts mentioning the term."""
+        """(channel id, UTC day) -> posts mentioning the term, for the UTC days from that of
+        `since` to the one before that of `until`."""
+        until_day = (to_db(until) or "")[:10] or None
         rows = await self._db.execute_fetchall(
             "SELECT channel_id, day, count FROM watch_counts WHERE term_id = ? AND day >= ? "
-            "AND count > 0",
-            (term_id, (to_db(since) or "")[:10]),
+            "AND (? IS NULL OR day < ?) AND count > 0",
+            (term_id, (to_db(since) or "")[:10], until_day, until_day),
         )
         return {(row[0], row[1]): row[2] for row in rows}
