@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from monitor.analysis.campaigns import CampaignPost, find_campaigns
+import pytest
+
+from monitor.analysis.campaigns import CampaignPost, find_campaigns, jaccard, signature
 from monitor.text import TextPipeline
 
 T = datetime(2024, 11, 6, 9, tzinfo=UTC)
@@ -66,3 +68,16 @@ def test_short_greetings_are_not_campaigns(pipeline: TextPipeline) -> None:
     assert (
         find_campaigns([post(pipeline, 1, "Доброе утро!"), post(pipeline, 2, "Доброе утро!")]) == []
     )
+
+
+@pytest.mark.parametrize(("shared", "own"), [(40, 10), (30, 30), (10, 45), (60, 0)])
+def test_signature_slots_agree_about_as_often_as_the_sets_overlap(shared: int, own: int) -> None:
+    rng = random.Random(shared * 100 + own)
+    agreement = []
+    for _ in range(150):
+        common = {rng.getrandbits(64) - 2**63 for _ in range(shared)}
+        a = frozenset(common | {rng.getrandbits(64) - 2**63 for _ in range(own)})
+        b = frozenset(common | {rng.getrandbits(64) - 2**63 for _ in range(own)})
+        sig_a, sig_b = signature(a), signature(b)
+        agreement.append(sum(x == y for x, y in zip(sig_a, sig_b, strict=True)) / len(sig_a))
+    assert sum(agreement) / len(agreement) == pytest.approx(jaccard(a, b), abs=0.04)
