@@ -1,6 +1,7 @@
 """The archive. Every SQL statement of the project lives in this package."""
 
 from monitor.store.base import StoreError
+from monitor.store.bot import BotMixin, DigestProgress, HeldAlert, Subscription
 from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
 from monitor.store.digest import DigestMixin, EditRecord, PeriodPost
@@ -9,16 +10,27 @@ from monitor.store.search import SearchMixin, SearchOrder
 from monitor.store.watch import WatchMixin, WatchTerm
 
 
-class Store(ChannelsMixin, CollectionMixin, DigestMixin, PostsMixin, SearchMixin, WatchMixin):
+class Store(
+    BotMixin,
+    ChannelsMixin,
+    CollectionMixin,
+    DigestMixin,
+    PostsMixin,
+    SearchMixin,
+    WatchMixin,
+):
     """The SQLite archive: channels, posts, revisions, metrics and the search index."""
 
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "DigestProgress",
     "EditRecord",
+    "HeldAlert",
     "PeriodPost",
     "SearchOrder",
     "Store",
     "StoreError",
+    "Subscription",
     "WatchTerm",
 ]

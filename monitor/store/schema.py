@@ -210,4 +210,65 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        6,
+        "bot",
+        """
+        -- Users an admin allowed (ACCESS=allowlist); admins themselves come from ADMIN_IDS.
+        CREATE TABLE bot_users (
+            user_id INTEGER PRIMARY KEY,                 -- numeric Telegram user id
+            granted_by INTEGER NOT NULL,
+            granted_at TEXT NOT NULL
+        );
+        -- Chats that receive digests and/or alerts.
+        CREATE TABLE subscriptions (
+            chat_id INTEGER PRIMARY KEY,                 -- Telethon's marked chat id
+            digest_time TEXT,                            -- HH:MM local; NULL: no digest
+            timezone TEXT NOT NULL,
+            alerts INTEGER NOT NULL DEFAULT 0,
+            since TEXT NOT NULL,                         -- no digest for periods before this
+            active INTEGER NOT NULL DEFAULT 1,           -- 0: the chat blocked the bot or is gone
+            inactive_reason TEXT,
+            updated_by INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- Each (chat, period) digest, recorded part by part, so a restart neither repeats
+        -- it nor loses its rest.
+        CREATE TABLE digests_sent (
+            chat_id INTEGER NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL,
+            parts INTEGER NOT NULL,
+            parts_sent INTEGER NOT NULL DEFAULT 0,
+            completed_at TEXT,
+            PRIMARY KEY (chat_id, period_start)
+        );
+        -- Alerts: sent (for the cool-down and the hourly cap) or held for later.
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            key TEXT NOT NULL,                           -- kind, term and channel
+            text TEXT NOT NULL,                          -- the rendered message
+            found_at TEXT NOT NULL,
+            sent_at TEXT                                 -- NULL: held
+        );
+        CREATE INDEX alerts_chat ON alerts (chat_id, sent_at);
+        -- /search result paging: the button carries only this row's id and a page number.
+        CREATE TABLE search_pages (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            query TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        -- Bot events worth showing in /status.
+        CREATE TABLE bot_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

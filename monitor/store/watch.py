@@ -1,7 +1,7 @@
-"""Watchlists: terms with their alias patterns, and the per-day counts of posts mentioning
-them. A pattern is a lemma sequence; a post mentions it when the sequence stands, contiguous,
-in the post's lemmas (for a new post checked with LIKE on its row, for history through the
-FTS index, where a quoted sequence means the same)."""
+"""Watchlists: terms with their alias patterns, the posts mentioning them and the per-day
+counts. A pattern is a lemma sequence; a post mentions it when the sequence stands,
+contiguous, in the post's lemmas (checked with instr on the row; for history the FTS index
+finds the candidates first)."""
 
 from __future__ import annotations
 

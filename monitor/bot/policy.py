@@ -1,0 +1,128 @@
+"""Who may use the bot, how often, when digests are due and whether an alert goes out now.
+
+Pure functions and small state objects, `now` passed in: the bot's handlers and jobs ask
+these and do the I/O themselves.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+# ---- access --------------------------------------------------------------------------------
+
+
+def may_use(user_id: int, admins: frozenset[int], access: str, allowed: Iterable[int]) -> bool:
+    """By numeric id only: usernames change hands, ids do not."""
+    return access == "open" or user_id in admins or user_id in set(allowed)
+
+
+@dataclass
+class RateLimiter:
+    """At most `limit` commands per user in any `window`; the first refused command in a
+    window gets a polite answer, the rest are ignored so a flood costs no replies."""
+
+    limit: int = 20
+    window: timedelta = timedelta(minutes=1)
+    _seen: dict[int, deque[datetime]] = field(default_factory=dict)
+    _warned: dict[int, datetime] = field(default_factory=dict)
+
+    def check(self, user_id: int, now: datetime) -> str:
+        """ "ok", "warn" (refuse with a sentence) or "drop" (refuse silently)."""
+        seen = self._seen.setdefault(user_id, deque())
+        while seen and now - seen[0] >= self.window:
+            seen.popleft()
+        if len(seen) < self.limit:
+            seen.append(now)
+            return "ok"
+        warned = self._warned.get(user_id)
+        if warned is not None and now - warned < self.window:
+            return "drop"
+        self._warned[user_id] = now
+        return "warn"
+
+
+# ---- digests --------------------------------------------------------------------------------
+
+MAX_MISSED_DIGESTS = 7
+
+
+def digest_periods(
+    at: time, zone: ZoneInfo, after: datetime, now: datetime, limit: int = MAX_MISSED_DIGESTS
+) -> list[tuple[datetime, datetime]]:
+    """The digest periods due by `now` whose end is later than `after` (the end of the last
+    one sent, or when the subscription began), oldest first, at most the latest `limit`.
+
+    A period is the local day before a digest time: from `at` on one local date to `at` on
+    the next, so a daylight-saving change gives a 23- or 25-hour period rather than a
+    shifted send time. Returned in UTC."""
+    local_now = now.astimezone(zone)
+    ends: list[datetime] = []
+    day = local_now.date()
+    while len(ends) < limit:
+        end = datetime.combine(day, at, tzinfo=zone)
+        if end <= local_now:
+            if end <= after.astimezone(zone):
+                break
+            ends.append(end)
+        day -= timedelta(days=1)
+    periods = []
+    for end in reversed(ends):
+        start = datetime.combine(end.date() - timedelta(days=1), at, tzinfo=zone)
+        periods.append((start.astimezone(now.tzinfo), end.astimezone(now.tzinfo)))
+    return periods
+
+
+def next_digest_at(at: time, zone: ZoneInfo, now: datetime) -> datetime:
+    """The next moment (UTC) the local clock in `zone` shows `at`, after `now`."""
+    local_now = now.astimezone(zone)
+    day = local_now.date()
+    while (candidate := datetime.combine(day, at, tzinfo=zone)) <= local_now:
+        day += timedelta(days=1)
+    return candidate.astimezone(now.tzinfo)
+
+
+# ---- alerts ----------------------------------------------------------------------------------
+
+
+class AlertDecision(Enum):
+    SEND = "send"
+    HOLD = "hold"  # quiet hours or this hour's cap: send later, never drop
+    SKIP = "skip"  # the same finding went out within the cool-down
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    cooldown: timedelta = timedelta(hours=6)
+    per_hour: int = 5
+    quiet: tuple[time, time] | None = (time(23, 0), time(7, 0))  # local, may span midnight
+
+
+def in_quiet_hours(quiet: tuple[time, time] | None, zone: ZoneInfo, now: datetime) -> bool:
+    if quiet is None:
+        return False
+    start, end = quiet
+    clock = now.astimezone(zone).time()
+    return start <= clock < end if start <= end else clock >= start or clock < end
+
+
+def decide_alert(
+    key: str,
+    now: datetime,
+    sent: list[tuple[str, datetime]],
+    rules: AlertRules,
+    zone: ZoneInfo,
+) -> AlertDecision:
+    """Whether the finding `key` (kind, term and channel) goes to a chat now, given what was
+    sent to that chat recently (`sent`: key and time)."""
+    if any(k == key and now - at < rules.cooldown for k, at in sent):
+        return AlertDecision.SKIP
+    if in_quiet_hours(rules.quiet, zone, now):
+        return AlertDecision.HOLD
+    if sum(1 for _, at in sent if now - at < timedelta(hours=1)) >= rules.per_hour:
+        return AlertDecision.HOLD
+    return AlertDecision.SEND

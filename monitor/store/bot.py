@@ -1,0 +1,245 @@
+"""The bot's own records: allowed users, subscribed chats, digests sent part by part,
+alerts sent or held, search paging and a few status values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from monitor.store.base import StoreBase, from_db, to_db
+
+
+@dataclass(frozen=True)
+class Subscription:
+    chat_id: int
+    digest_time: time | None  # None: alerts only
+    timezone: str
+    alerts: bool
+    since: datetime
+    active: bool
+    inactive_reason: str | None
+
+
+@dataclass(frozen=True)
+class DigestProgress:
+    period_end: datetime
+    parts: int
+    parts_sent: int
+    completed: bool
+
+
+@dataclass(frozen=True)
+class HeldAlert:
+    id: int
+    key: str
+    text: str
+
+
+class BotMixin(StoreBase):
+    # ---- access ----------------------------------------------------------------------------
+
+    async def allowed_users(self) -> set[int]:
+        rows = await self._db.execute_fetchall("SELECT user_id FROM bot_users")
+        return {row[0] for row in rows}
+
+    async def allow_user(self, user_id: int, granted_by: int, now: datetime) -> bool:
+        """True when the user was not allowed before."""
+        async with self.write() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO bot_users (user_id, granted_by, granted_at) VALUES (?, ?, ?)",
+                (user_id, granted_by, to_db(now)),
+            )
+            return cursor.rowcount == 1
+
+    async def deny_user(self, user_id: int) -> bool:
+        """True when the user had been allowed."""
+        async with self.write() as db:
+            cursor = await db.execute("DELETE FROM bot_users WHERE user_id = ?", (user_id,))
+            return cursor.rowcount == 1
+
+    # ---- subscriptions ---------------------------------------------------------------------
+
+    async def subscription(self, chat_id: int) -> Subscription | None:
+        found = await self._subscriptions("WHERE chat_id = ?", (chat_id,))
+        return found[0] if found else None
+
+    async def subscriptions(self) -> list[Subscription]:
+        """Active chats with a digest or alerts."""
+        return await self._subscriptions(
+            "WHERE active = 1 AND (digest_time IS NOT NULL OR alerts = 1)", ()
+        )
+
+    async def _subscriptions(self, where: str, params: tuple[object, ...]) -> list[Subscription]:
+        rows = await self._rows(
+            "SELECT chat_id, digest_time, timezone, alerts, since, active, inactive_reason "
+            f"FROM subscriptions {where} ORDER BY chat_id",
+            params,
+        )
+        subscriptions = []
+        for row in rows:
+            since = from_db(row["since"])
+            assert since is not None
+            clock = time.fromisoformat(row["digest_time"]) if row["digest_time"] else None
+            subscriptions.append(
+                Subscription(
+                    row["chat_id"],
+                    clock,
+                    row["timezone"],
+                    bool(row["alerts"]),
+                    since,
+                    bool(row["active"]),
+                    row["inactive_reason"],
+                )
+            )
+        return subscriptions
+
+    async def save_subscription(
+        self,
+        chat_id: int,
+        *,
+        digest_time: time | None,
+        timezone: str,
+        alerts: bool,
+        by: int,
+        now: datetime,
+    ) -> None:
+        """Create or change a chat's subscription (and make it active again). `since` is
+        kept when the chat already had a digest, so no period is sent twice or skipped."""
+        clock = digest_time.strftime("%H:%M") if digest_time else None
+        async with self.write() as db:
+            await db.execute(
+                """
+                INSERT INTO subscriptions (chat_id, digest_time, timezone, alerts, since,
+                    active, inactive_reason, updated_by, updated_at)
+                VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?)
+                ON CONFLICT (chat_id) DO UPDATE SET digest_time = excluded.digest_time,
+                    timezone = excluded.timezone, alerts = excluded.alerts, active = 1,
+                    inactive_reason = NULL, updated_by = excluded.updated_by,
+                    updated_at = excluded.updated_at,
+                    since = CASE WHEN subscriptions.digest_time IS NULL
+                        OR subscriptions.active = 0 THEN excluded.since ELSE subscriptions.since END
+                """,
+                (chat_id, clock, timezone, int(alerts), to_db(now), by, to_db(now)),
+            )
+
+    async def deactivate_chat(self, chat_id: int, reason: str, now: datetime) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ? "
+                "WHERE chat_id = ?",
+                (reason, to_db(now), chat_id),
+            )
+
+    # ---- digests ---------------------------------------------------------------------------
+
+    async def last_digest_end(self, chat_id: int) -> datetime | None:
+        rows = list(
+            await self._db.execute_fetchall(
+                "SELECT max(period_end) FROM digests_sent WHERE chat_id = ?", (chat_id,)
+            )
+        )
+        return from_db(rows[0][0]) if rows else None
+
+    async def digest_progress(self, chat_id: int, period_start: datetime) -> DigestProgress | None:
+        rows = await self._rows(
+            "SELECT period_end, parts, parts_sent, completed_at FROM digests_sent "
+            "WHERE chat_id = ? AND period_start = ?",
+            (chat_id, to_db(period_start)),
+        )
+        if not rows:
+            return None
+        end = from_db(rows[0]["period_end"])
+        assert end is not None
+        row = rows[0]
+        return DigestProgress(end, row["parts"], row["parts_sent"], row["completed_at"] is not None)
+
+    async def begin_digest(
+        self, chat_id: int, period_start: datetime, period_end: datetime, parts: int
+    ) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO digests_sent (chat_id, period_start, period_end, parts) "
+                "VALUES (?, ?, ?, ?)",
+                (chat_id, to_db(period_start), to_db(period_end), parts),
+            )
+
+    async def digest_part_sent(
+        self, chat_id: int, period_start: datetime, parts_sent: int, now: datetime
+    ) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "UPDATE digests_sent SET parts_sent = ?, "
+                "completed_at = CASE WHEN ? >= parts THEN ? ELSE NULL END "
+                "WHERE chat_id = ? AND period_start = ?",
+                (parts_sent, parts_sent, to_db(now), chat_id, to_db(period_start)),
+            )
+
+    # ---- alerts ----------------------------------------------------------------------------
+
+    async def alerts_sent_since(self, chat_id: int, since: datetime) -> list[tuple[str, datetime]]:
+        rows = await self._db.execute_fetchall(
+            "SELECT key, sent_at FROM alerts WHERE chat_id = ? AND sent_at >= ? ORDER BY sent_at",
+            (chat_id, to_db(since)),
+        )
+        return [(row[0], sent) for row in rows if (sent := from_db(row[1])) is not None]
+
+    async def record_alert(
+        self, chat_id: int, key: str, text: str, found_at: datetime, sent_at: datetime | None
+    ) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "INSERT INTO alerts (chat_id, key, text, found_at, sent_at) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, key, text, to_db(found_at), to_db(sent_at)),
+            )
+
+    async def held_alerts(self, chat_id: int) -> list[HeldAlert]:
+        rows = await self._db.execute_fetchall(
+            "SELECT id, key, text FROM alerts WHERE chat_id = ? AND sent_at IS NULL ORDER BY id",
+            (chat_id,),
+        )
+        return [HeldAlert(*row) for row in rows]
+
+    async def is_alert_held(self, chat_id: int, key: str) -> bool:
+        rows = await self._db.execute_fetchall(
+            "SELECT 1 FROM alerts WHERE chat_id = ? AND key = ? AND sent_at IS NULL",
+            (chat_id, key),
+        )
+        return bool(rows)
+
+    async def mark_alert_sent(self, alert_id: int, now: datetime) -> None:
+        async with self.write() as db:
+            await db.execute("UPDATE alerts SET sent_at = ? WHERE id = ?", (to_db(now), alert_id))
+
+    # ---- search paging and status ----------------------------------------------------------
+
+    async def save_search(self, chat_id: int, user_id: int, query: str, now: datetime) -> int:
+        async with self.write() as db:
+            cursor = await db.execute(
+                "INSERT INTO search_pages (chat_id, user_id, query, created_at) VALUES (?, ?, ?, ?)",
+                (chat_id, user_id, query, to_db(now)),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    async def saved_search(self, search_id: int) -> tuple[int, int, str] | None:
+        """(chat id, user id, query) of a saved search."""
+        rows = list(
+            await self._db.execute_fetchall(
+                "SELECT chat_id, user_id, query FROM search_pages WHERE id = ?", (search_id,)
+            )
+        )
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    async def set_bot_state(self, key: str, value: str) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def bot_state(self, key: str) -> str | None:
+        rows = list(
+            await self._db.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
+        )
+        return rows[0][0] if rows else None

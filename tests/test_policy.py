@@ -1,0 +1,133 @@
+"""Access, rate limits, digest periods and the alert gate, table by table with `now` given."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.bot.policy import (
+    AlertDecision,
+    AlertRules,
+    RateLimiter,
+    decide_alert,
+    digest_periods,
+    in_quiet_hours,
+    may_use,
+    next_digest_at,
+)
+
+UTC_ZONE = ZoneInfo("UTC")
+MOSCOW = ZoneInfo("Europe/Moscow")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("user", "access", "allowed", "expected"),
+    [
+        (1, "allowlist", [], True),  # an admin
+        (2, "allowlist", [], False),
+        (2, "allowlist", [2], True),
+        (3, "open", [], True),
+    ],
+)
+def test_may_use(user: int, access: str, allowed: list[int], expected: bool) -> None:
+    assert may_use(user, frozenset({1}), access, allowed) is expected
+
+
+def test_rate_limiter_answers_once_then_drops_until_the_window_moves() -> None:
+    limiter = RateLimiter(limit=3, window=timedelta(minutes=1))
+    now = at("2024-11-06T09:00:00")
+    assert [limiter.check(7, now) for _ in range(5)] == ["ok", "ok", "ok", "warn", "drop"]
+    assert limiter.check(8, now) == "ok"  # per user
+    assert limiter.check(7, now + timedelta(seconds=61)) == "ok"
+
+
+@pytest.mark.parametrize(
+    ("clock", "zone", "after", "now", "expected"),
+    [
+        # Due today at 08:00 UTC, nothing sent yet since yesterday evening.
+        ("08:00", UTC_ZONE, "2024-11-05T20:00:00", "2024-11-06T08:00:00",
+         [("2024-11-05T08:00:00", "2024-11-06T08:00:00")]),
+        # Not yet due.
+        ("08:00", UTC_ZONE, "2024-11-05T20:00:00", "2024-11-06T07:59:59", []),
+        # Already sent today.
+        ("08:00", UTC_ZONE, "2024-11-06T08:00:00", "2024-11-06T12:00:00", []),
+        # Down for three days: the three missed periods, oldest first.
+        ("08:00", UTC_ZONE, "2024-11-03T08:00:00", "2024-11-06T09:00:00",
+         [("2024-11-03T08:00:00", "2024-11-04T08:00:00"), ("2024-11-04T08:00:00", "2024-11-05T08:00:00"),
+          ("2024-11-05T08:00:00", "2024-11-06T08:00:00")]),
+        # 08:00 in Moscow is 05:00 UTC.
+        ("08:00", MOSCOW, "2024-11-05T06:00:00", "2024-11-06T05:30:00",
+         [("2024-11-05T05:00:00", "2024-11-06T05:00:00")]),
+        # The night Berlin leaves summer time: a 25-hour period, still sent at 08:00 local.
+        ("08:00", BERLIN, "2024-10-26T06:00:00", "2024-10-27T07:30:00",
+         [("2024-10-26T06:00:00", "2024-10-27T07:00:00")]),
+    ],
+)  # fmt: skip
+def test_digest_periods(
+    clock: str, zone: ZoneInfo, after: str, now: str, expected: list[tuple[str, str]]
+) -> None:
+    periods = digest_periods(time.fromisoformat(clock), zone, at(after), at(now))
+    assert periods == [(at(a), at(b)) for a, b in expected]
+
+
+def test_a_long_outage_sends_only_the_latest_missed_digests() -> None:
+    periods = digest_periods(
+        time(8), UTC_ZONE, at("2024-10-01T00:00:00"), at("2024-11-06T09:00:00")
+    )
+    assert len(periods) == 7 and periods[-1][1] == at("2024-11-06T08:00:00")
+
+
+@pytest.mark.parametrize(
+    ("clock", "zone", "now", "expected"),
+    [
+        ("08:00", UTC_ZONE, "2024-11-06T07:00:00", "2024-11-06T08:00:00"),
+        ("08:00", UTC_ZONE, "2024-11-06T08:00:00", "2024-11-07T08:00:00"),
+        ("08:00", MOSCOW, "2024-11-06T06:00:00", "2024-11-07T05:00:00"),
+    ],
+)
+def test_next_digest_at(clock: str, zone: ZoneInfo, now: str, expected: str) -> None:
+    assert next_digest_at(time.fromisoformat(clock), zone, at(now)) == at(expected)
+
+
+@pytest.mark.parametrize(
+    ("quiet", "now", "expected"),
+    [
+        ((time(23), time(7)), "2024-11-06T23:30:00", True),
+        ((time(23), time(7)), "2024-11-06T06:59:00", True),
+        ((time(23), time(7)), "2024-11-06T07:00:00", False),
+        ((time(13), time(14)), "2024-11-06T13:10:00", True),
+        (None, "2024-11-06T03:00:00", False),
+    ],
+)
+def test_quiet_hours(quiet: tuple[time, time] | None, now: str, expected: bool) -> None:
+    assert in_quiet_hours(quiet, UTC_ZONE, at(now)) is expected
+
+
+NOON = at("2024-11-06T12:00:00")
+RULES = AlertRules(cooldown=timedelta(hours=6), per_hour=2, quiet=(time(23), time(7)))
+
+
+@pytest.mark.parametrize(
+    ("key", "now", "sent", "expected"),
+    [
+        ("spike:трамп:1", NOON, [], AlertDecision.SEND),
+        ("spike:трамп:1", NOON, [("spike:трамп:1", NOON - timedelta(hours=5))], AlertDecision.SKIP),
+        ("spike:трамп:1", NOON, [("spike:трамп:1", NOON - timedelta(hours=6))], AlertDecision.SEND),
+        ("spike:трамп:1", NOON, [("a", NOON - timedelta(minutes=5)), ("b", NOON - timedelta(minutes=50))],
+         AlertDecision.HOLD),  # the hour's cap
+        ("spike:трамп:1", NOON, [("a", NOON - timedelta(minutes=61)), ("b", NOON - timedelta(minutes=70))],
+         AlertDecision.SEND),
+        ("spike:трамп:1", at("2024-11-06T23:15:00"), [], AlertDecision.HOLD),  # quiet hours
+    ],
+)  # fmt: skip
+def test_decide_alert(
+    key: str, now: datetime, sent: list[tuple[str, datetime]], expected: AlertDecision
+) -> None:
+    assert decide_alert(key, now, sent, RULES, UTC_ZONE) is expected
