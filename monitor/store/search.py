@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from monitor.models import StoredPost
-from monitor.store.base import StoreBase, StoreError, from_db, post_filter
+from monitor.store.base import StoreBase, StoreError, from_db, fts_any, post_filter, to_db
 
 SearchOrder = Literal["relevance", "date"]
 
@@ -58,3 +58,16 @@ class SearchMixin(StoreBase):
             # The parser only emits quoted terms, so this is a bug, not bad input: say so plainly.
             raise StoreError(f"the search index could not run this query ({error})") from None
         return [_stored_post(row) for row in rows]
+
+    async def daily_mentions(
+        self, patterns: Sequence[str], since: datetime, until: datetime
+    ) -> list[tuple[int, str, int, float | None]]:
+        """(channel id, UTC day, posts, their mean sentiment) for the posts of [since, until)
+        holding any of the lemma sequences."""
+        rows = await self._db.execute_fetchall(
+            "SELECT p.channel_id, substr(p.date, 1, 10), count(*), avg(p.sentiment) "
+            "FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
+            "WHERE posts_fts MATCH ? AND p.date >= ? AND p.date < ? GROUP BY 1, 2",
+            (fts_any(patterns), to_db(since), to_db(until)),
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
