@@ -29,6 +29,8 @@ TOP_POSTS = 3
 # for stable figures, few enough that a digest over millions of posts takes a second.
 BASELINE_SAMPLE = 10_000
 SHIFT_SAMPLE = 500
+# Posts per term read for an alert's last 24 hours.
+ALERT_PERIOD_SAMPLE = 2_000
 # From this many posts in the period, the text detectors run in a second process.
 PARALLEL_FROM = 3_000
 EXAMPLES = 3
@@ -271,6 +273,38 @@ async def _spikes(
                 )
             day += timedelta(days=1)
     found.sort(key=lambda s: (s["p_value"], s["term"]))
+    return found
+
+
+async def alert_findings(store: Store, scorer: Scorer, now: datetime) -> list[dict[str, Any]]:
+    """What an alert reports: spikes of watched terms on the current UTC day so far, and
+    turns in how a term is spoken of over the last 24 hours. Each finding has a `kind` and
+    a `key` (kind, term, channel) for the cool-down."""
+    terms = await store.watch_terms()
+    if not terms:
+        return []
+    reader = _Reader({c.id: c for c in await store.channels()})
+    today = datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo)
+    since = now - timedelta(days=1)
+    baseline_since = since - timedelta(days=WINDOW_DAYS)
+    period: dict[int, PeriodPost] = {}
+    term_baselines = {}
+    for term in terms:
+        for post in await store.mention_sample(term.id, since, now, ALERT_PERIOD_SAMPLE):
+            period[post.id] = post
+        term_baselines[term.id] = await store.mention_sample(
+            term.id, baseline_since, since, SHIFT_SAMPLE
+        )
+    posts = sorted(period.values(), key=lambda p: (p.date, p.id))
+    found = [
+        {"kind": "spike", "key": f"spike|{s['term']}|{s['channel']}", **s}
+        for s in await _spikes(store, reader, terms, today, today + timedelta(days=1))
+    ]
+    found += [
+        {"kind": "shift", "key": f"shift|{s['term']}|{s['channel']}", **s}
+        for s in _shifts(reader, scorer, terms, posts, {}, term_baselines)
+        if s["term"] is not None
+    ]
     return found
 
 

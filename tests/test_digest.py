@@ -197,3 +197,14 @@ def test_digest_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     err = io.StringIO()
     assert main(["digest", "--since", "2024-11-05", "--db", db], out=io.StringIO(), err=err) == 2
     assert "Give --date D, or both --since D and --until D." in err.getvalue()
+
+
+async def test_alert_findings_see_the_day_so_far(month: Store, pipeline: TextPipeline) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    findings = await digest_module.alert_findings(month, scorer, DAY + timedelta(hours=13))
+    keys = {f["key"] for f in findings}
+    assert "spike|Трамп|@milblog_a" in keys and "spike|Трамп|None" in keys
+    assert "shift|Трамп|@milblog_a" in keys
+    assert all(f["kind"] in ("spike", "shift") for f in findings)
+    early = await digest_module.alert_findings(month, scorer, DAY + timedelta(minutes=30))
+    assert not any(f["kind"] == "spike" for f in early)  # no post of the day yet
