@@ -42,6 +42,10 @@ class Settings:
     digest_time: time = time(8, 0)
     admin_ids: frozenset[int] = frozenset()
     access: str = "allowlist"
+    commands_per_minute: int = 20
+    alert_cooldown_hours: int = 6
+    alerts_per_hour: int = 5
+    quiet_hours: tuple[time, time] | None = (time(23, 0), time(7, 0))
     log_level: str = "INFO"
     sentiment_lexicon: Path | None = None
     sentiment_model: Path | None = None
@@ -162,10 +166,24 @@ def load_settings(
     take("DIGEST_TIME", "digest_time", _clock)
     take("ADMIN_IDS", "admin_ids", _id_list)
     take("ACCESS", "access", _choice(ACCESS_MODES))
+    take("COMMANDS_PER_MINUTE", "commands_per_minute", lambda n, r: _integer(n, r, minimum=1))
+    take("ALERT_COOLDOWN_HOURS", "alert_cooldown_hours", lambda n, r: _integer(n, r, minimum=0))
+    take("ALERTS_PER_HOUR", "alerts_per_hour", lambda n, r: _integer(n, r, minimum=1))
+    take("QUIET_HOURS", "quiet_hours", _quiet_hours)
     take("LOG_LEVEL", "log_level", _choice(LOG_LEVELS))
     take("SENTIMENT_LEXICON", "sentiment_lexicon", _existing_path)
     take("SENTIMENT_MODEL", "sentiment_model", _existing_path)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _quiet_hours(name: str, raw: str) -> tuple[time, time] | None:
+    if raw.strip().lower() == "none":
+        return None
+    start, _, end = raw.partition("-")
+    first, last = parse_clock(start), parse_clock(end)
+    if first is None or last is None or first == last:
+        raise ConfigError(f"{name} must be two times as HH:MM-HH:MM (or none), got {raw!r}")
+    return first, last
 
 
 def _api_hash(name: str, raw: str) -> str:

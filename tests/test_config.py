@@ -38,6 +38,8 @@ def test_every_setting_parses() -> None:
             "TG_SESSION": "1BVtsOK...", "DB_PATH": "/tmp/x.db", "BACKFILL_DAYS": "0",
             "CATCHUP_MINUTES": "5", "TIMEZONE": "Europe/Kyiv", "DIGEST_TIME": "7:30",
             "ADMIN_IDS": "1, 22 333", "ACCESS": "OPEN", "LOG_LEVEL": "debug",
+            "COMMANDS_PER_MINUTE": "5", "ALERT_COOLDOWN_HOURS": "0", "ALERTS_PER_HOUR": "2",
+            "QUIET_HOURS": "22:30-06:00",
         },
         dotenv_path=None,
     )  # fmt: skip
@@ -47,6 +49,13 @@ def test_every_setting_parses() -> None:
     assert loaded.digest_time == time(7, 30)
     assert loaded.admin_ids == frozenset({1, 22, 333})
     assert (loaded.access, loaded.log_level) == ("open", "DEBUG")
+    assert (loaded.commands_per_minute, loaded.alert_cooldown_hours, loaded.alerts_per_hour) == (
+        5,
+        0,
+        2,
+    )
+    assert loaded.quiet_hours == (time(22, 30), time(6, 0))
+    assert load_settings({"QUIET_HOURS": "None"}, dotenv_path=None).quiet_hours is None
 
 
 @pytest.mark.parametrize(
@@ -61,6 +70,9 @@ def test_every_setting_parses() -> None:
         ("ADMIN_IDS", "12,@boss", "ADMIN_IDS must be an integer, got '@boss'"),
         ("ACCESS", "everyone", "ACCESS must be one of allowlist, open, got 'everyone'"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, got 'loud'"),
+        ("QUIET_HOURS", "23:00", "QUIET_HOURS must be two times as HH:MM-HH:MM (or none), got '23:00'"),
+        ("QUIET_HOURS", "07:00-07:00", "QUIET_HOURS must be two times as HH:MM-HH:MM (or none), got '07:00-07:00'"),
+        ("ALERTS_PER_HOUR", "0", "ALERTS_PER_HOUR must be at least 1, got '0'"),
         ("SENTIMENT_LEXICON", "/nonexistent/lex.tsv", "SENTIMENT_LEXICON points to '/nonexistent/lex.tsv', which does not exist"),
     ],
 )  # fmt: skip
