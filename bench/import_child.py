@@ -41,8 +41,22 @@ async def run(db: Path, export: Path, analysis: bool) -> dict[str, float]:
         "posts": report.totals.new,
         "pipeline_init_seconds": ready - started,
         "import_seconds": finished - ready,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across exec, so a child
+    started by a big parent would report the parent's peak; VmHWM belongs to this program's
+    own address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
