@@ -1,0 +1,1 @@
+"""The Telegram bot: command parsing, policies, rendering, charts and the service that runs it."""
