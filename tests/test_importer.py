@@ -209,7 +209,10 @@ async def test_a_truncated_file_keeps_what_came_before(
         ),
         ('{"messages": [{"id": 1}]}', "messages come before its id"),
         (b'{"name": "\xd0\xba\xc1\xbe", "messages": []}', "it is not UTF-8 text"),
-        (b'{"name": "\xc1\xc2", "messages": []}', "not valid JSON (lexical error: invalid bytes in UTF8 string.)"),
+        (
+            b'{"name": "\xc1\xc2", "messages": []}',
+            "not valid JSON (lexical error: invalid bytes in UTF8 string.)",
+        ),
     ],
 )
 async def test_files_that_are_no_export(
