@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.bot.service import BotService
 from monitor.config import Settings
 from monitor.telegram.collector import Collector
 
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_MINUTES = 60
 METRICS_MINUTES = 15
+DIGEST_CHECK_MINUTES = 1
+ALERT_MINUTES = 5
 
 
 async def _collector_step(
@@ -55,5 +58,35 @@ def add_collector_jobs(
     ):
         scheduler.add_job(
             job, "interval", minutes=minutes, id=job.__name__, args=[collector],
+            max_instances=1, coalesce=True,
+        )  # fmt: skip
+
+
+async def digest_job(bot: BotService) -> None:
+    """Send what is due. Due-ness comes from the database (subscriptions and the digests
+    recorded as sent), so a restart loses nothing and repeats nothing."""
+    try:
+        sent = await bot.send_due_digests()
+    except (ConnectionError, OSError) as error:
+        log.warning("digests interrupted by the network (%s); the next run resumes", error)
+        return
+    if sent:
+        log.info("digests sent: %d", sent)
+
+
+async def alert_job(bot: BotService) -> None:
+    try:
+        sent = await bot.check_alerts()
+    except (ConnectionError, OSError) as error:
+        log.warning("alerts interrupted by the network (%s); the next run resumes", error)
+        return
+    if sent:
+        log.info("alerts sent: %d", sent)
+
+
+def add_bot_jobs(scheduler: AsyncIOScheduler, bot: BotService) -> None:
+    for job, minutes in ((digest_job, DIGEST_CHECK_MINUTES), (alert_job, ALERT_MINUTES)):
+        scheduler.add_job(
+            job, "interval", minutes=minutes, id=job.__name__, args=[bot],
             max_instances=1, coalesce=True,
         )  # fmt: skip

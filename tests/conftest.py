@@ -158,3 +158,19 @@ def fill(world: World, channel: Any, count: int, every: timedelta = timedelta(ho
     start = world.clock.now() - every * count
     for i in range(count):
         world.post(channel, text.format(i=i), date=start + every * i)
+
+
+async def connect_bot(world: World, session: Any = None) -> SandboxClient:
+    """A bot client signed in with the world's bot token, as `login --bot` signs in."""
+    from telethon.sessions import StringSession
+
+    client = SandboxClient(StringSession() if session is None else session, world)
+    await client.start(bot_token=world.bot_token)
+    return client
+
+
+@pytest.fixture
+async def bot_client(world: World) -> AsyncIterator[SandboxClient]:
+    client = await connect_bot(world)
+    yield client
+    await client.disconnect()

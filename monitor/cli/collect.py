@@ -12,9 +12,10 @@ import signal
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telethon import TelegramClient
 
+from monitor.bot.service import BotService
 from monitor.cli.context import Context
 from monitor.progress import ProgressBar
-from monitor.scheduler import add_collector_jobs, catch_up_job
+from monitor.scheduler import add_bot_jobs, add_collector_jobs, catch_up_job, digest_job
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.session import (
@@ -114,33 +115,56 @@ async def cmd_channels_remove(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
-    """The long-running service: live updates, catch-up passes, sweeps and metrics until
-    SIGINT or SIGTERM, then a clean stop (the write in hand finishes, the database closes)."""
+    """The long-running service: the collector (live updates, catch-up passes, sweeps and
+    metrics) and, with TG_BOT_TOKEN set, the bot (commands, digests, alerts), until SIGINT or
+    SIGTERM, then a clean stop (the write in hand finishes, the database closes)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with exclusive(ctx.settings, "user"):
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(exclusive(ctx.settings, "user"))
         client = _client(ctx, "user")
         await require_login(client, "user")
+        bot_client = None
+        if ctx.settings.bot_token:
+            locks.enter_context(exclusive(ctx.settings, "bot"))
+            bot_client = _client(ctx, "bot")
+            await login_bot(bot_client, ctx.settings.bot_token)  # the token needs no prompt
         scheduler = AsyncIOScheduler()
+        started: list[asyncio.Task[None]] = []
+        bot: BotService | None = None
         try:
             async with await ctx.open_store() as store:
                 collector = _collector(ctx, client, store)
                 collector.install_handlers()
                 channels = await collector.load()
-                ctx.output.line(f"Following {len(channels)} channel(s). Stop with Ctrl-C.")
                 add_collector_jobs(scheduler, collector, ctx.settings)
+                started.append(asyncio.create_task(catch_up_job(collector)))
+                if bot_client is not None:
+                    bot = BotService(bot_client, store, ctx.settings, ctx.pipeline, ctx.scorer,
+                                     ctx.clock, collector)  # fmt: skip
+                    await bot.start()
+                    add_bot_jobs(scheduler, bot)
+                    # Digests missed while the service was down go out now.
+                    started.append(asyncio.create_task(digest_job(bot)))
                 scheduler.start()
-                first_pass = asyncio.create_task(catch_up_job(collector))
+                with_bot = " and the bot" if bot else " (no TG_BOT_TOKEN: no bot)"
+                ctx.output.line(
+                    f"Following {len(channels)} channel(s){with_bot}. Stop with Ctrl-C."
+                )
                 await stop.wait()
                 log.info("stopping")
                 scheduler.shutdown(wait=False)
-                first_pass.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await first_pass
+                for task in started:
+                    task.cancel()
+                await asyncio.gather(*started, return_exceptions=True)
+                if bot is not None:
+                    await bot.stop()
         finally:
             await client.disconnect()
+            if bot_client is not None:
+                await bot_client.disconnect()
             secure_session_files(ctx.settings)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)

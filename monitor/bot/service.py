@@ -1,0 +1,618 @@
+"""The bot: answers commands from people, sends daily digests and alerts to chats.
+
+Telethon's public API only (events, send_message, send_file, get_permissions). Every
+command gets an answer in one or a few sentences; failures are logged without secrets and
+answered politely; nothing a user types reaches SQL or HTML unescaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telethon import Button, TelegramClient, errors, events
+
+from monitor.bot import render
+from monitor.bot.chart import TrendDay, build_trend, render_png, summary
+from monitor.bot.commands import MAX_ARGUMENT_CHARS, Command, parse_command
+from monitor.bot.policy import (
+    AlertDecision,
+    AlertRules,
+    RateLimiter,
+    decide_alert,
+    digest_periods,
+    in_quiet_hours,
+    may_use,
+)
+from monitor.clock import Clock
+from monitor.config import Settings, parse_clock
+from monitor.digest import alert_findings, build_digest
+from monitor.health import health_by_channel
+from monitor.search.query import QueryError
+from monitor.search.service import search
+from monitor.sentiment.scorer import Scorer
+from monitor.store import Store, Subscription
+from monitor.telegram.collector import ChannelError, Collector
+from monitor.text import TextPipeline
+from monitor.watch import WatchError, add_term, remove_term
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 5
+TREND_DAYS = 30
+MAX_TREND_DAYS = 365
+# A chat is given up on (marked inactive) for these; anything else is retried next time.
+CHAT_GONE = (
+    errors.UserIsBlockedError,
+    errors.InputUserDeactivatedError,
+    errors.ChatWriteForbiddenError,
+    errors.ChannelPrivateError,
+    errors.ChatIdInvalidError,
+    errors.PeerIdInvalidError,
+    errors.UserDeactivatedError,
+    errors.ChannelInvalidError,
+)
+
+
+class Refusal(Exception):
+    """A command cannot be done as asked; the message is the one sentence to answer."""
+
+
+Handler = Callable[[events.NewMessage.Event, Command], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    name: str
+    usage: str
+    example: str
+    summary: str
+    admin: bool = False
+
+
+COMMANDS = (
+    CommandInfo("help", "/help", "/help", "this list"),
+    CommandInfo(
+        "search",
+        "/search QUERY",
+        '/search Трамп "мирные переговоры" -Байден since:2024-11-01',
+        'search the archive: words in any form, "phrases", OR, -word, channel:@x, since:/until:',
+    ),
+    CommandInfo(
+        "trend",
+        "/trend TERM [DAYS]",
+        "/trend Трамп 60",
+        "a chart of daily mentions in the top channels, with their mean sentiment",
+    ),
+    CommandInfo("digest", "/digest", "/digest", "the digest of the last 24 hours, now"),
+    CommandInfo(
+        "subscribe",
+        "/subscribe [HH:MM] [TIMEZONE]",
+        "/subscribe 08:00 Europe/Berlin",
+        "a daily digest in this chat (in a group, for its admins)",
+    ),
+    CommandInfo("unsubscribe", "/unsubscribe", "/unsubscribe", "no more daily digests here"),
+    CommandInfo(
+        "alerts",
+        "/alerts on|off",
+        "/alerts on",
+        "keyword spikes and sentiment shifts pushed here as they happen",
+    ),
+    CommandInfo("channels", "/channels", "/channels", "the followed channels and their health"),
+    CommandInfo(
+        "add",
+        "/add REF [DAYS]",
+        "/add @rybar 30",
+        "follow a channel and read its history",
+        admin=True,
+    ),
+    CommandInfo(
+        "remove",
+        "/remove REF",
+        "/remove @rybar",
+        "stop following (the archive is kept)",
+        admin=True,
+    ),
+    CommandInfo(
+        "watch",
+        "/watch TERM [ALIASES...]",
+        "/watch Бахмут Артёмовск",
+        "count a term (all its forms) and alert on it",
+        admin=True,
+    ),
+    CommandInfo("unwatch", "/unwatch TERM", "/unwatch Бахмут", "stop watching a term", admin=True),
+    CommandInfo("watchlist", "/watchlist", "/watchlist", "the watched terms", admin=True),
+    CommandInfo(
+        "allow", "/allow USER_ID", "/allow 123456789", "let a user use the bot", admin=True
+    ),
+    CommandInfo("deny", "/deny USER_ID", "/deny 123456789", "take that back", admin=True),
+    CommandInfo(
+        "status",
+        "/status",
+        "/status",
+        "collector lag, errors, database size, last digest",
+        admin=True,
+    ),
+)
+_INFO = {info.name: info for info in COMMANDS}
+
+
+class BotService:
+    def __init__(
+        self,
+        client: TelegramClient,
+        store: Store,
+        settings: Settings,
+        pipeline: TextPipeline,
+        scorer: Scorer,
+        clock: Clock,
+        collector: Collector | None = None,
+        alert_rules: AlertRules | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.pipeline = pipeline
+        self.scorer = scorer
+        self.clock = clock
+        self.collector = collector
+        self.alert_rules = alert_rules or AlertRules(
+            cooldown=timedelta(hours=settings.alert_cooldown_hours),
+            per_hour=settings.alerts_per_hour,
+            quiet=settings.quiet_hours,
+        )
+        self.zone = ZoneInfo(settings.timezone)
+        self.username: str | None = None
+        self.limiter = RateLimiter(limit=settings.commands_per_minute)
+        self._background: set[asyncio.Task[None]] = set()
+        self._handlers: dict[str, Handler] = {
+            "start": self.cmd_help, "help": self.cmd_help, "search": self.cmd_search,
+            "trend": self.cmd_trend, "digest": self.cmd_digest, "subscribe": self.cmd_subscribe,
+            "unsubscribe": self.cmd_unsubscribe, "alerts": self.cmd_alerts,
+            "channels": self.cmd_channels, "add": self.cmd_add, "remove": self.cmd_remove,
+            "watch": self.cmd_watch, "unwatch": self.cmd_unwatch, "watchlist": self.cmd_watchlist,
+            "allow": self.cmd_allow, "deny": self.cmd_deny, "status": self.cmd_status,
+        }  # fmt: skip
+
+    async def start(self) -> None:
+        """Learn our own username (for /cmd@name in groups) and listen."""
+        me = await self.client.get_me()
+        self.username = getattr(me, "username", None)
+        self.client.add_event_handler(self.on_message, events.NewMessage(incoming=True))
+        self.client.add_event_handler(self.on_callback, events.CallbackQuery())
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # ---- incoming ----------------------------------------------------------------------------
+
+    async def on_message(self, event: events.NewMessage.Event) -> None:
+        command = parse_command(event.raw_text or "", self.username)
+        user_id = event.sender_id
+        if command is None or user_id is None:
+            return
+        verdict = self.limiter.check(user_id, self.clock.now())
+        if verdict == "drop":
+            return
+        if verdict == "warn":
+            await self._answer(event, "You are sending commands too fast; please wait a minute.")
+            return
+        if not await self._may_use(user_id):
+            await self._answer(event, "Sorry, this bot is private.")
+            return
+        handler = self._handlers.get(command.name)
+        if handler is None:
+            await self._answer(
+                event, f"I do not know /{render.escape(command.name)}; /help lists what I can do."
+            )
+            return
+        info = _INFO.get(command.name)
+        if info is not None and info.admin and user_id not in self.settings.admin_ids:
+            await self._answer(event, f"Only administrators can use /{command.name}.")
+            return
+        try:
+            await handler(event, command)
+        except Refusal as refusal:
+            await self._answer(event, render.escape(str(refusal)))
+        except errors.RPCError as error:
+            log.warning("command /%s failed at Telegram: %s", command.name, type(error).__name__)
+            await self._answer(event, "Telegram refused that just now; please try again later.")
+        except Exception:
+            log.exception("command /%s failed", command.name)
+            await self._answer(event, "Something went wrong with that command; it has been logged.")
+
+    async def on_callback(self, event: events.CallbackQuery.Event) -> None:
+        """Search paging buttons: `p:<saved search id>:<page>`."""
+        parts = (event.data or b"").decode("ascii", "replace").split(":")
+        if not (len(parts) == 3 and parts[0] == "p" and parts[1].isdigit() and parts[2].isdigit()):
+            await event.answer("This button is no longer valid.")
+            return
+        if not await self._may_use(event.sender_id):
+            await event.answer("Sorry, this bot is private.")
+            return
+        saved = await self.store.saved_search(int(parts[1]))
+        if saved is None or saved[0] != event.chat_id:
+            await event.answer("This search has expired; send /search again.")
+            return
+        text, buttons = await self._search_page(int(parts[1]), saved[2], int(parts[2]))
+        await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
+        await event.answer()
+
+    async def _may_use(self, user_id: int) -> bool:
+        allowed = await self.store.allowed_users() if self.settings.access != "open" else ()
+        return may_use(user_id, self.settings.admin_ids, self.settings.access, allowed)
+
+    async def _answer(self, event: events.NewMessage.Event, html: str, **options: object) -> None:
+        await event.respond(html, parse_mode="html", link_preview=False, **options)
+
+    async def _require_chat_admin(self, event: events.NewMessage.Event) -> None:
+        """In a group, only its admins (or ours) may change what the group receives."""
+        if event.is_private or event.sender_id in self.settings.admin_ids:
+            return
+        permissions = await self.client.get_permissions(event.chat_id, event.sender_id)
+        if not (permissions.is_admin or permissions.is_creator):
+            raise Refusal("Only this group's admins can change its subscription.")
+
+    # ---- commands for everyone -------------------------------------------------------------
+
+    async def cmd_help(self, event: events.NewMessage.Event, command: Command) -> None:
+        admin = event.sender_id in self.settings.admin_ids
+        shown = [info for info in COMMANDS if admin or not info.admin]
+        await self._answer(event, render.render_help(shown))
+
+    async def cmd_search(self, event: events.NewMessage.Event, command: Command) -> None:
+        if command.too_long:
+            raise Refusal(f"Queries are limited to {MAX_ARGUMENT_CHARS:,} characters.")
+        if not command.text:
+            raise Refusal("Tell me what to look for, e.g. /search Трамп санкции")
+        search_id = await self.store.save_search(
+            event.chat_id, event.sender_id, command.text, self.clock.now()
+        )
+        text, buttons = await self._search_page(search_id, command.text, 0)
+        await self._answer(event, text, buttons=buttons)
+
+    async def _search_page(
+        self, search_id: int, query: str, page: int
+    ) -> tuple[str, list[Button] | None]:
+        try:
+            result = await search(
+                self.store, self.pipeline, query, order="date", limit=PER_PAGE,
+                offset=page * PER_PAGE, zone=self.zone,
+            )  # fmt: skip
+        except QueryError as error:
+            raise Refusal(str(error)) from None
+        text = render.render_search_page(result.hits, page, PER_PAGE, result.has_more, self.zone)
+        buttons = []
+        if page > 0:
+            buttons.append(Button.inline("◀ newer", f"p:{search_id}:{page - 1}".encode()))
+        if result.has_more:
+            buttons.append(Button.inline("older ▶", f"p:{search_id}:{page + 1}".encode()))
+        return text, buttons or None
+
+    async def cmd_trend(self, event: events.NewMessage.Event, command: Command) -> None:
+        words = command.words()
+        days = TREND_DAYS
+        if len(words) > 1 and words[-1].isdigit():
+            days = int(words.pop())
+            if not 1 <= days <= MAX_TREND_DAYS:
+                raise Refusal(f"DAYS goes from 1 to {MAX_TREND_DAYS}.")
+        term = " ".join(words)
+        lemmas = self.pipeline.lemmas(term)
+        if not lemmas:
+            raise Refusal("Tell me a term, e.g. /trend Трамп 30")
+        now = self.clock.now()
+        today = now.astimezone(self.zone).date()
+        first = today - timedelta(days=days - 1)
+        since = datetime.combine(first, time(0), tzinfo=self.zone)
+        labels = {channel.id: channel.label for channel in await self.store.channels()}
+        rows = [
+            TrendDay(labels.get(channel_id, str(channel_id)), date.fromisoformat(day), posts, mean)
+            for channel_id, day, posts, mean in await self.store.daily_mentions(
+                [" ".join(lemmas)], since, now
+            )
+        ]
+        trend = build_trend(term, [first + timedelta(days=i) for i in range(days)], rows)
+        picture = io.BytesIO(await asyncio.to_thread(render_png, trend))
+        picture.name = "trend.png"  # the name tells Telegram it is a picture
+        await self.client.send_file(event.chat_id, picture, caption=summary(trend))
+
+    async def cmd_digest(self, event: events.NewMessage.Event, command: Command) -> None:
+        now = self.clock.now()
+        digest = await build_digest(self.store, self.scorer, now - timedelta(days=1), now, now)
+        for part in render.render_digest(digest, self.zone):
+            await self._answer(event, part)
+
+    async def cmd_subscribe(self, event: events.NewMessage.Event, command: Command) -> None:
+        await self._require_chat_admin(event)
+        at, zone_name = self.settings.digest_time, self.settings.timezone
+        for word in command.words():
+            clock = parse_clock(word)
+            if clock is not None:
+                at = clock
+                continue
+            try:
+                ZoneInfo(word)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise Refusal(
+                    f"{word!r} is neither a time (HH:MM) nor a time zone such as Europe/Berlin."
+                ) from None
+            zone_name = word
+        current = await self.store.subscription(event.chat_id)
+        await self.store.save_subscription(
+            event.chat_id, digest_time=at, timezone=zone_name,
+            alerts=bool(current and current.active and current.alerts),
+            by=event.sender_id, now=self.clock.now(),
+        )  # fmt: skip
+        await self._answer(
+            event, f"Daily digest for this chat at {at:%H:%M} {render.escape(zone_name)}."
+        )
+
+    async def cmd_unsubscribe(self, event: events.NewMessage.Event, command: Command) -> None:
+        await self._require_chat_admin(event)
+        current = await self.store.subscription(event.chat_id)
+        if current is None or current.digest_time is None:
+            raise Refusal("This chat has no daily digest.")
+        await self.store.save_subscription(
+            event.chat_id, digest_time=None, timezone=current.timezone,
+            alerts=current.alerts, by=event.sender_id, now=self.clock.now(),
+        )  # fmt: skip
+        await self._answer(event, "No more daily digests here.")
+
+    async def cmd_alerts(self, event: events.NewMessage.Event, command: Command) -> None:
+        words = [w.lower() for w in command.words()]
+        if words not in (["on"], ["off"]):
+            raise Refusal("Say /alerts on or /alerts off.")
+        await self._require_chat_admin(event)
+        current = await self.store.subscription(event.chat_id)
+        keep = current if current is not None and current.active else None
+        await self.store.save_subscription(
+            event.chat_id, digest_time=keep.digest_time if keep else None,
+            timezone=keep.timezone if keep else self.settings.timezone,
+            alerts=words == ["on"], by=event.sender_id, now=self.clock.now(),
+        )  # fmt: skip
+        await self._answer(event, "Alerts on." if words == ["on"] else "Alerts off.")
+
+    async def cmd_channels(self, event: events.NewMessage.Event, command: Command) -> None:
+        now = self.clock.now()
+        health = await health_by_channel(self.store, now)
+        channels = [c for c in await self.store.channels() if c.active]
+        rows = [
+            render.ChannelLine(c.label, health[c.id].posts_per_day, health[c.id].state,
+                               health[c.id].last_post)
+            for c in channels
+        ]  # fmt: skip
+        for part in render.render_channels(rows, self.zone):
+            await self._answer(event, part)
+
+    # ---- admin commands ---------------------------------------------------------------------
+
+    def _collector(self) -> Collector:
+        if self.collector is None:
+            raise Refusal("Collecting is not running in this process; start it with run.")
+        return self.collector
+
+    async def cmd_add(self, event: events.NewMessage.Event, command: Command) -> None:
+        words = command.words()
+        if not words or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
+            raise Refusal("Say /add REF [DAYS], e.g. /add @rybar 30")
+        days = int(words[1]) if len(words) == 2 else None
+        collector = self._collector()
+        try:
+            added = await collector.add(words[0], days)
+        except ChannelError as error:
+            raise Refusal(str(error)) from None
+        title = render.escape(added.channel.title)
+        await self._answer(event, f"Following <b>{title}</b>; reading its history now.")
+        task = asyncio.create_task(self._backfill_and_report(event.chat_id, added.channel.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _backfill_and_report(self, chat_id: int, channel_id: int) -> None:
+        collector = self._collector()
+        channel = await self.store.channel(channel_id)
+        if channel is None:
+            return
+        try:
+            read = await collector.backfill(channel)
+        except (ConnectionError, OSError) as error:
+            log.warning("backfill of %s interrupted: %s", channel.label, error)
+            await self.client.send_message(
+                chat_id, f"Reading {render.escape(channel.title)} was interrupted; the next "
+                "catch-up pass continues it.", parse_mode="html",
+            )  # fmt: skip
+            return
+        await self.client.send_message(
+            chat_id, f"Done reading <b>{render.escape(channel.title)}</b>: {read:,} posts.",
+            parse_mode="html",
+        )  # fmt: skip
+
+    async def cmd_remove(self, event: events.NewMessage.Event, command: Command) -> None:
+        if not command.text:
+            raise Refusal("Say /remove REF, e.g. /remove @rybar")
+        try:
+            channel = await self._collector().remove(command.text)
+        except ChannelError as error:
+            raise Refusal(str(error)) from None
+        await self._answer(
+            event, f"Stopped following <b>{render.escape(channel.title)}</b>; its archive is kept."
+        )
+
+    async def cmd_watch(self, event: events.NewMessage.Event, command: Command) -> None:
+        words = command.words()
+        if not words:
+            raise Refusal("Say /watch TERM [ALIASES...], e.g. /watch Бахмут Артёмовск")
+        try:
+            term = await add_term(
+                self.store, self.pipeline, words[0], words[1:], None,
+                f"bot:{event.sender_id}", self.clock.now(),
+            )  # fmt: skip
+        except WatchError as error:
+            raise Refusal(str(error)) from None
+        total = sum((await self.store.watch_counts(term.id)).values())
+        names = ", ".join(render.escape(a) for a in term.aliases)
+        await self._answer(event, f"Watching {names}: {total:,} posts so far.")
+
+    async def cmd_unwatch(self, event: events.NewMessage.Event, command: Command) -> None:
+        if not command.text:
+            raise Refusal("Say /unwatch TERM")
+        try:
+            term = await remove_term(self.store, command.text, None)
+        except WatchError as error:
+            raise Refusal(str(error)) from None
+        await self._answer(event, f"No longer watching {render.escape(term.term)}.")
+
+    async def cmd_watchlist(self, event: events.NewMessage.Event, command: Command) -> None:
+        terms = await self.store.watch_terms()
+        if not terms:
+            raise Refusal("No terms are watched; add one with /watch TERM.")
+        lines = []
+        for term in terms:
+            total = sum((await self.store.watch_counts(term.id)).values())
+            lines.append(f"• {', '.join(render.escape(a) for a in term.aliases)}: {total:,} posts")
+        await self._answer(event, "\n".join(lines))
+
+    async def _user_id_argument(self, command: Command, verb: str) -> int:
+        if not command.text.isdigit() or not 0 < int(command.text) < 2**63:
+            raise Refusal(
+                f"Say /{verb} USER_ID with the numeric Telegram id, e.g. /{verb} 123456789"
+            )
+        return int(command.text)
+
+    async def cmd_allow(self, event: events.NewMessage.Event, command: Command) -> None:
+        user_id = await self._user_id_argument(command, "allow")
+        added = await self.store.allow_user(user_id, event.sender_id, self.clock.now())
+        await self._answer(
+            event, f"{user_id} may use the bot{'' if added else ' (already could)'}."
+        )
+
+    async def cmd_deny(self, event: events.NewMessage.Event, command: Command) -> None:
+        user_id = await self._user_id_argument(command, "deny")
+        removed = await self.store.deny_user(user_id)
+        note = "" if removed else " (was not on the list)"
+        if user_id in self.settings.admin_ids:
+            note = " (an admin from ADMIN_IDS keeps access)"
+        await self._answer(event, f"{user_id} may no longer use the bot{note}.")
+
+    async def cmd_status(self, event: events.NewMessage.Event, command: Command) -> None:
+        now = self.clock.now()
+        channels = [c for c in await self.store.channels() if c.active]
+        reads = [c.last_read_at for c in channels if c.last_read_at is not None]
+        lag = f"{(now - min(reads)).total_seconds() / 60:.0f} min" if reads else "never read"
+        troubled = [c for c in channels if c.state != "ok"]
+        size = sum(
+            path.stat().st_size
+            for path in (self.settings.db_path, self.settings.db_path.with_name(self.settings.db_path.name + "-wal"))
+            if path.exists()
+        )  # fmt: skip
+        last_digest = await self.store.bot_state("last_digest") or "none yet"
+        lines = [
+            f"Channels followed: {len(channels)}; oldest read {lag} ago.",
+            f"Channels with problems: {len(troubled)}"
+            + (": " + ", ".join(render.escape(f"{c.label} ({c.state})") for c in troubled[:10]) if troubled else "."),
+            f"Database: {size / 2**20:,.1f} MB.",
+            f"Last digest sent: {render.escape(last_digest)}.",
+        ]  # fmt: skip
+        await self._answer(event, "\n".join(lines))
+
+    # ---- scheduled work --------------------------------------------------------------------
+
+    async def send_due_digests(self) -> int:
+        """Send every digest that is due (missed ones included); the number of digests sent."""
+        sent = 0
+        now = self.clock.now()
+        for subscription in await self.store.subscriptions():
+            if subscription.digest_time is None:
+                continue
+            zone = ZoneInfo(subscription.timezone)
+            after = await self.store.last_digest_end(subscription.chat_id) or subscription.since
+            for start, end in digest_periods(subscription.digest_time, zone, after, now):
+                if not await self._deliver(subscription, start, end, zone):
+                    break
+                sent += 1
+        return sent
+
+    async def _deliver(
+        self, subscription: Subscription, start: datetime, end: datetime, zone: ZoneInfo
+    ) -> bool:
+        """Send one digest, resuming after the last part sent; False when the chat could not
+        be reached (it is then marked inactive, or left for the next run)."""
+        chat = subscription.chat_id
+        digest = await build_digest(self.store, self.scorer, start, end, self.clock.now())
+        parts = render.render_digest(digest, zone)
+        await self.store.begin_digest(chat, start, end, len(parts))
+        progress = await self.store.digest_progress(chat, start)
+        done = progress.parts_sent if progress else 0
+        for index in range(done, len(parts)):
+            if not await self._send(chat, parts[index]):
+                return False
+            await self.store.digest_part_sent(chat, start, index + 1, self.clock.now())
+        await self.store.set_bot_state(
+            "last_digest", f"{end.astimezone(self.zone):%Y-%m-%d %H:%M %Z} to chat {chat}"
+        )
+        return True
+
+    async def _send(self, chat_id: int, html: str) -> bool:
+        try:
+            await self.client.send_message(chat_id, html, parse_mode="html", link_preview=False)
+        except CHAT_GONE as error:
+            reason = type(error).__name__.removesuffix("Error")
+            log.info("chat %s is unreachable (%s); marked inactive", chat_id, reason)
+            await self.store.deactivate_chat(chat_id, reason, self.clock.now())
+            return False
+        except errors.FloodWaitError as error:
+            log.warning("flood wait of %s s while sending; the rest goes next run", error.seconds)
+            return False
+        return True
+
+    async def check_alerts(self) -> int:
+        """Push new findings to chats with alerts on (or hold them), then release held ones
+        whose quiet hours or hourly cap have passed. The number of alerts sent."""
+        chats = [s for s in await self.store.subscriptions() if s.alerts]
+        if not chats:
+            return 0
+        now = self.clock.now()
+        findings = await alert_findings(self.store, self.scorer, now)
+        sent = 0
+        for chat in chats:
+            zone = ZoneInfo(chat.timezone)
+            recent = await self.store.alerts_sent_since(
+                chat.chat_id, now - self.alert_rules.cooldown
+            )
+            for finding in findings:
+                key = finding["key"]
+                if await self.store.is_alert_held(chat.chat_id, key):
+                    continue
+                decision = decide_alert(key, now, recent, self.alert_rules, zone)
+                if decision is AlertDecision.SKIP:
+                    continue
+                text = render.render_alert(finding, zone)
+                if decision is AlertDecision.HOLD:
+                    await self.store.record_alert(chat.chat_id, key, text, now, None)
+                    continue
+                if not await self._send(chat.chat_id, text):
+                    break
+                await self.store.record_alert(chat.chat_id, key, text, now, now)
+                recent.append((key, now))
+                sent += 1
+            sent += await self._release_held(chat, zone, now)
+        return sent
+
+    async def _release_held(self, chat: Subscription, zone: ZoneInfo, now: datetime) -> int:
+        if in_quiet_hours(self.alert_rules.quiet, zone, now):
+            return 0
+        recent = await self.store.alerts_sent_since(chat.chat_id, now - timedelta(hours=1))
+        room = self.alert_rules.per_hour - len(recent)
+        released = 0
+        for held in (await self.store.held_alerts(chat.chat_id))[: max(room, 0)]:
+            if not await self._send(chat.chat_id, held.text):
+                break
+            await self.store.mark_alert_sent(held.id, now)
+            released += 1
+        return released
