@@ -3,7 +3,6 @@ restart, blocked chats and the alert gate. Jobs are called directly on a manual 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
@@ -138,7 +137,7 @@ async def test_admin_adds_a_channel_and_hears_when_its_history_is_read(
 ) -> None:  # fmt: skip
     [answer] = await say(world, bot_client, people["admin"], "/add @frontline_notes")
     assert answer == "Following <b>Записки с передовой</b>; reading its history now."
-    await asyncio.gather(*bot._background)  # the backfill the command started
+    await bot.wait_for_background()  # the backfill the command started
     await bot_client.settle()
     done = world.outbox(people["admin"])[-1].html.replace("strong>", "b>")
     assert done == "Done reading <b>Записки с передовой</b>: 40 posts."

@@ -173,12 +173,25 @@ def test_stats_and_channels_json(db: str) -> None:
     assert all(c["active"] is False for c in channels)
 
 
-def test_demo_runs_offline() -> None:
+def test_demo_runs_the_bot_against_the_simulated_telegram() -> None:
     code, out, _ = run("demo")
     assert code == 0
-    assert "**Трампом**" in out
-    assert "**мирных** **переговорах**" in out
-    assert "OK: 2 channel(s)" in out
+    assert "Done reading Записки с передовой: " in out  # the /add exchange, backfill included
+    assert "Olga → bot: /search Трамп санкции" in out and "Results 1–5" in out
+    assert "(the chart is saved at " in out
+    digest = out[out.index("📋 Digest") :]
+    for planted in ("«Трамп» in @frontline_notes", "tone +", "Copy-paste campaigns",
+                    "🗑 @svodka_dnya", "was: Трамп оказался"):  # fmt: skip
+        assert planted in digest
+
+
+def test_the_demo_refuses_the_network() -> None:
+    import socket
+
+    from monitor.demo import NetworkRefused, loopback_only
+
+    with loopback_only(), socket.socket() as sock, pytest.raises(NetworkRefused):
+        sock.connect(("149.154.167.51", 443))  # one of Telegram's addresses
 
 
 def test_watch_commands(db: str) -> None:

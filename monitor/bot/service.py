@@ -186,6 +186,10 @@ class BotService:
         self.client.add_event_handler(self.on_message, events.NewMessage(incoming=True))
         self.client.add_event_handler(self.on_callback, events.CallbackQuery())
 
+    async def wait_for_background(self) -> None:
+        """Let the work commands started (backfills after /add) finish."""
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     async def stop(self) -> None:
         for task in list(self._background):
             task.cancel()

@@ -7,7 +7,6 @@ import csv
 import json
 import tempfile
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 from monitor.cli.context import Context, Output
@@ -198,20 +197,8 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
-    output = ctx.output
-    sample = resources.files("monitor.sample").joinpath("sample_export.json")
-    with tempfile.TemporaryDirectory() as folder, resources.as_file(sample) as sample_path:
-        demo = ctx.with_db(Path(getattr(args, "db", None) or Path(folder) / "demo.db"))
-        output.line(f"$ python bot.py import {sample_path.name}")
-        import_args = argparse.Namespace(paths=[sample_path], username=None)
-        await cmd_import(import_args, demo)
-        for query in ("Трамп", '"мирные переговоры"', "санкции -Брюссель"):
-            output.line(f"\n$ python bot.py search '{query}'")
-            search_args = argparse.Namespace(
-                query=[query], channel=[], since=None, until=None, limit=5, order="date", json=False
-            )
-            await cmd_search(search_args, demo)
-        output.line("\n$ python bot.py stats")
-        await cmd_stats(argparse.Namespace(json=False), demo)
-        output.line("\n$ python bot.py verify")
-        return await cmd_verify(argparse.Namespace(), demo)
+    # Imported here: the demo brings in the bot and the simulated Telegram.
+    from monitor.demo import loopback_only, run_demo
+
+    with tempfile.TemporaryDirectory() as folder, loopback_only():
+        return await run_demo(ctx.output, Path(folder))
