@@ -109,7 +109,8 @@ async def run_demo(output: Output, folder: Path) -> int:
     try:
         async with await Store.open(settings.db_path) as store:
             pacer = Pacer(clock, {"history": 0.2, "messages": 0.2, "resolve": 1, "join": 1})
-            collector = Collector(user, store, pipeline, clock, pacer=pacer, backfill_days=45)
+            collector = Collector(user, store, pipeline, clock, pacer=pacer, backfill_days=45,
+                                  scorer=scorer)  # fmt: skip
             collector.install_handlers()
             bot = BotService(bot_client, store, settings, pipeline, scorer, clock, collector)
             await bot.start()

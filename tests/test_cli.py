@@ -183,6 +183,7 @@ def test_demo_runs_the_bot_against_the_simulated_telegram() -> None:
     for planted in ("«Трамп» in @frontline_notes", "tone +", "Copy-paste campaigns",
                     "🗑 @svodka_dnya", "was: Трамп оказался"):  # fmt: skip
         assert planted in digest
+    assert "[picture] Трамп: 26 posts in 30 days" in digest  # the chart after the digest
 
 
 def test_the_demo_refuses_the_network() -> None:

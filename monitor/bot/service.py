@@ -308,24 +308,31 @@ class BotService:
             if not 1 <= days <= MAX_TREND_DAYS:
                 raise Refusal(f"DAYS goes from 1 to {MAX_TREND_DAYS}.")
         term = " ".join(words)
-        lemmas = self.pipeline.lemmas(term)
-        if not lemmas:
+        if not self.pipeline.lemmas(term):
             raise Refusal("Tell me a term, e.g. /trend Трамп 30")
-        now = self.clock.now()
-        today = now.astimezone(self.zone).date()
-        first = today - timedelta(days=days - 1)
-        since = datetime.combine(first, time(0), tzinfo=self.zone)
+        picture, caption = await self._trend_chart(term, days, self.clock.now(), self.zone)
+        await self.client.send_file(
+            event.chat_id, picture, caption=render.escape(caption), parse_mode="html"
+        )
+
+    async def _trend_chart(
+        self, term: str, days: int, until: datetime, zone: ZoneInfo
+    ) -> tuple[io.BytesIO, str]:
+        """The PNG chart of `term` over the `days` local days up to `until`, and its summary."""
+        last = (until - timedelta(microseconds=1)).astimezone(zone).date()
+        first = last - timedelta(days=days - 1)
+        since = datetime.combine(first, time(0), tzinfo=zone)
         labels = {channel.id: channel.label for channel in await self.store.channels()}
         rows = [
             TrendDay(labels.get(channel_id, str(channel_id)), date.fromisoformat(day), posts, mean)
             for channel_id, day, posts, mean in await self.store.daily_mentions(
-                [" ".join(lemmas)], since, now
+                [" ".join(self.pipeline.lemmas(term))], since, until
             )
         ]
         trend = build_trend(term, [first + timedelta(days=i) for i in range(days)], rows)
         picture = io.BytesIO(await asyncio.to_thread(render_png, trend))
         picture.name = "trend.png"  # the name tells Telegram it is a picture
-        await self.client.send_file(event.chat_id, picture, caption=summary(trend))
+        return picture, summary(trend)
 
     async def cmd_digest(self, event: events.NewMessage.Event, command: Command) -> None:
         now = self.clock.now()
@@ -550,21 +557,35 @@ class BotService:
         chat = subscription.chat_id
         digest = await build_digest(self.store, self.scorer, start, end, self.clock.now())
         parts = render.render_digest(digest, zone)
-        await self.store.begin_digest(chat, start, end, len(parts))
+        # The chart follows the text: the term that spiked, else the first watched one.
+        charted = [s["term"] for s in digest["spikes"]] + [
+            t.term for t in await self.store.watch_terms()
+        ]
+        await self.store.begin_digest(chat, start, end, len(parts) + bool(charted))
         progress = await self.store.digest_progress(chat, start)
         done = progress.parts_sent if progress else 0
         for index in range(done, len(parts)):
             if not await self._send(chat, parts[index]):
                 return False
             await self.store.digest_part_sent(chat, start, index + 1, self.clock.now())
+        if charted and done <= len(parts):
+            picture, caption = await self._trend_chart(charted[0], TREND_DAYS, end, zone)
+            if not await self._send(chat, render.escape(caption), picture):
+                return False
+            await self.store.digest_part_sent(chat, start, len(parts) + 1, self.clock.now())
         await self.store.set_bot_state(
             "last_digest", f"{end.astimezone(self.zone):%Y-%m-%d %H:%M %Z} to chat {chat}"
         )
         return True
 
-    async def _send(self, chat_id: int, html: str) -> bool:
+    async def _send(self, chat_id: int, html: str, picture: io.BytesIO | None = None) -> bool:
+        """Send a message (or a picture with `html` as its caption); False when the chat is
+        gone (then marked inactive) or Telegram asks us to wait."""
         try:
-            await self.client.send_message(chat_id, html, parse_mode="html", link_preview=False)
+            if picture is None:
+                await self.client.send_message(chat_id, html, parse_mode="html", link_preview=False)
+            else:
+                await self.client.send_file(chat_id, picture, caption=html, parse_mode="html")
         except CHAT_GONE as error:
             reason = type(error).__name__.removesuffix("Error")
             log.info("chat %s is unreachable (%s); marked inactive", chat_id, reason)
