@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +35,7 @@ from monitor.cli.collect import cmd_channels_add, cmd_channels_remove, cmd_login
 from monitor.cli.context import Context, Output
 from monitor.clock import Clock
 from monitor.config import ConfigError, load_settings
+from monitor.logs import configure_logging
 from monitor.refs import parse_channel_ref
 from monitor.search.query import QueryError, parse_date
 from monitor.sentiment.service import SentimentSetupError
@@ -206,11 +206,7 @@ def main(
     except ConfigError as error:
         print(f"error: {error}", file=err)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("pymorphy3").setLevel(logging.WARNING)
-    logging.getLogger("telethon").setLevel(logging.WARNING)
+    configure_logging(settings, err)
     context = Context(
         settings, Output(out, err, ZoneInfo(settings.timezone)), client_factory, clock
     )
