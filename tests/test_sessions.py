@@ -182,3 +182,32 @@ def test_run_follows_until_sigterm_and_stops_cleanly(
     assert 100 <= stored <= 350
     world.on_request = None
     assert run(world, "verify")[0] == 0
+
+
+def test_run_starts_the_bot_with_its_token_and_stops_it_cleanly(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from monitor.telegram.sandbox import signed_in_session
+
+    channel = world.add_channel("Канал", "bot_run_chan")
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    monkeypatch.setenv("TG_BOT_TOKEN", world.bot_token)
+    assert run(world, "channels", "add", "@bot_run_chan")[0] == 0
+    fill(world, channel, 350)
+    pages = 0
+
+    def stop_after_two_pages(name: str) -> None:
+        nonlocal pages
+        pages += name == "GetHistoryRequest"
+        if pages == 2:
+            signal.raise_signal(signal.SIGTERM)
+
+    world.on_request = stop_after_two_pages
+    code, out, err = run(world, "run")
+    world.on_request = None
+    assert code == 0, err
+    assert "Following 1 channel(s) and the bot." in out and out.rstrip().endswith("Stopped.")
+    assert world.bot_token not in out + err
+    assert stat.S_IMODE((env / "bot.session").stat().st_mode) == 0o600
