@@ -192,6 +192,8 @@ def main() -> None:
         "floor_posts_per_s": round(floor_rate),
         "pipeline_to_floor": round(pipeline_rate / floor_rate, 3),
         "import_peak_rss_mb": round(imported["peak_rss_mb"], 1),
+        "import_worker_peak_rss_mb": round(imported["worker_peak_rss_mb"], 1),
+        "import_workers": os.cpu_count(),
         "search": latency,
         "backfill": backfill,
         "live": live,
@@ -206,6 +208,7 @@ def main() -> None:
     print(f"{'floor: sqlite3 + FTS5 (posts/s)':<34} {floor_rate:>14,.0f}")
     print(f"{'pipeline / floor':<34} {pipeline_rate / floor_rate:>14.3f}")
     print(f"{'import peak memory (MB)':<34} {imported['peak_rss_mb']:>14.1f}")
+    print(f"{'each worker process, peak (MB)':<34} {imported['worker_peak_rss_mb']:>14.1f}")
     print(
         f"{'digest of one day, first / repeat (s)':<34} {digest_first:>6.2f} / {digest_again:>5.2f}"
     )

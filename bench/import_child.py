@@ -13,6 +13,7 @@ from pathlib import Path
 
 from monitor.config import Settings
 from monitor.importers.service import import_exports
+from monitor.ingest import Analysis
 from monitor.sentiment.service import load_scorer
 from monitor.store import Store
 from monitor.text import TextPipeline
@@ -22,7 +23,7 @@ WATCHED = [("Трамп", ["Trump"]), ("Бахмут", ["Артёмовск"]), 
            ("Зеленский", []), ("ВСУ", []), ("НАТО", []), ("Курск", []), ("дрон", ["беспилотник"]), ("Пентагон", [])]  # fmt: skip
 
 
-async def run(db: Path, export: Path, analysis: bool) -> dict[str, float]:
+async def run(db: Path, export: Path, analysis: bool, processes: int | None) -> dict[str, float]:
     started = time.perf_counter()
     pipeline = TextPipeline()
     scorer = load_scorer(pipeline, Settings()) if analysis else None
@@ -32,8 +33,9 @@ async def run(db: Path, export: Path, analysis: bool) -> dict[str, float]:
             for term, aliases in WATCHED:
                 await add_term(store, pipeline, term, aliases, None, "bench", datetime.now(UTC))
         report = await import_exports(
-            store, pipeline, [export], clock=lambda: datetime.now(UTC), scorer=scorer
-        )
+            store, pipeline, [export], clock=lambda: datetime.now(UTC), scorer=scorer,
+            parallel=Analysis(score=analysis) if processes != 0 else None, processes=processes,
+        )  # fmt: skip
     finished = time.perf_counter()
     if report.problems:
         raise SystemExit(f"import problems: {report.problems[:3]}")
@@ -42,6 +44,8 @@ async def run(db: Path, export: Path, analysis: bool) -> dict[str, float]:
         "pipeline_init_seconds": ready - started,
         "import_seconds": finished - ready,
         "peak_rss_mb": peak_rss_mb(),
+        # The largest of the finished worker processes (their count: processes).
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 
@@ -64,8 +68,13 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--export", type=Path, required=True)
     parser.add_argument("--no-analysis", action="store_true", help="no sentiment, no watched terms")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="worker processes (0: prepare in this one; default: a core each)",
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.db, args.export, not args.no_analysis))))
+    print(json.dumps(asyncio.run(run(args.db, args.export, not args.no_analysis, args.processes))))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+# One encoder for every hash: json.dumps builds a new one per call when given options.
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 def revision_hash(
     prev_hash: str, channel_id: int, message_id: int, date: str, text: str, edit_date: str | None
 ) -> str:
-    payload = json.dumps(
-        [prev_hash, channel_id, message_id, date, text, edit_date or ""],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    payload = _PAYLOAD([prev_hash, channel_id, message_id, date, text, edit_date or ""])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()

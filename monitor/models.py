@@ -93,6 +93,9 @@ class PreparedPost:
     post: Post
     lemmas: str
     sentiment: float | None = None
+    # Watched terms the lemmas mention, found against `WatchPatterns` given with the batch;
+    # None: not looked for (the store then looks itself).
+    mentions: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

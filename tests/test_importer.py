@@ -330,3 +330,88 @@ def test_mutated_exports_never_crash_and_keep_what_precedes_the_damage(seed: int
                     assert await store.verify_channel(channel.id, channel.label) is None
 
     asyncio.run(scenario())
+
+
+def _archive_rows(db: Path) -> tuple[list[tuple[Any, ...]], ...]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return tuple(
+            conn.execute(sql).fetchall()
+            for sql in (
+                "SELECT channel_id, message_id, text, lemmas, sentiment FROM posts "
+                "ORDER BY channel_id, message_id",
+                "SELECT channel_id, message_id, hash FROM post_revisions ORDER BY id",
+                "SELECT w.term_id, p.channel_id, p.message_id FROM watch_mentions w "
+                "JOIN posts p ON p.id = w.post_id ORDER BY 1, 2, 3",
+                "SELECT term_id, channel_id, day, count FROM watch_counts ORDER BY 1, 2, 3",
+                "SELECT rowid FROM posts_fts WHERE posts_fts MATCH '\"трамп\"' ORDER BY rowid",
+            )
+        )
+
+
+async def test_worker_processes_build_the_archive_one_process_builds(
+    tmp_path: Path,
+    pipeline: TextPipeline,
+    write_export: WriteExport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor.config import Settings
+    from monitor.importers import service
+    from monitor.ingest import Analysis
+    from monitor.sentiment.service import load_scorer
+    from monitor.watch import add_term
+
+    texts = ["Трамп победил, это прекрасно", "Ужасные санкции против Трампа", "Погода хорошая"]
+    export = {"chats": {"list": [
+        channel_export([export_message(i, f"{texts[i % 3]} {i}") for i in range(1, 40)], 4001),
+        channel_export([export_message(i, f"{texts[(i + 1) % 3]}") for i in range(1, 25)], 4002),
+    ]}}  # fmt: skip
+    path = write_export(export)
+    scorer = load_scorer(pipeline, Settings())
+    monkeypatch.setattr(service, "PARALLEL_FROM_BYTES", 0)
+    archives = []
+    for name, parallel in (("one.db", None), ("workers.db", Analysis(score=True))):
+        async with await Store.open(tmp_path / name) as store:
+            await add_term(store, pipeline, "Трамп", [], None, "test", T0)
+            report = await import_exports(
+                store, pipeline, [path], clock=lambda: T0, scorer=scorer, parallel=parallel,
+                processes=2, batch_size=7,
+            )  # fmt: skip
+            assert report.totals.new == 39 + 24 and not report.problems
+        archives.append(_archive_rows(tmp_path / name))
+    assert archives[0] == archives[1]
+    posts, _, mentions, counts, _ = archives[1]
+    assert any(sentiment for *_, sentiment in posts)
+    assert len(mentions) == sum(count for *_, count in counts) > 0
+
+
+async def test_workers_that_die_give_a_sentence_and_keep_what_was_stored(
+    store: Store, pipeline: TextPipeline, clock: Clock, write_export: WriteExport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from concurrent.futures.process import BrokenProcessPool
+
+    from monitor.importers import service
+    from monitor.ingest import Analysis, PreparePool
+
+    calls = 0
+
+    async def dies_on_third(self: PreparePool, posts: Any, patterns: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return [service.prepare(post, pipeline) for post in posts]
+
+    monkeypatch.setattr(service, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(PreparePool, "prepare", dies_on_third)
+    path = write_export(channel_export([export_message(i, f"пост {i}") for i in range(1, 30)]))
+    report = await import_exports(
+        store, pipeline, [path], clock=clock, parallel=Analysis(score=False), processes=1,
+        batch_size=5,
+    )  # fmt: skip
+    assert [p.reason for p in report.problems] == [
+        "the worker processes stopped unexpectedly; run the import again to finish it"
+    ]
+    assert await store.post_count() == 10  # the two batches before the failure

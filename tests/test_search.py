@@ -151,3 +151,22 @@ def test_snippet_without_a_match_shows_the_start(pipeline: TextPipeline) -> None
         render_segments(snippet_segments(text, pipeline.tokens(text), {"трамп"}))
         == "Первая строка вторая строка"
     )
+
+
+async def test_relevance_over_many_matches_is_judged_among_the_latest_stored(
+    store: Store, pipeline: TextPipeline, clock: Clock, channel: ChannelInfo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from monitor.store import search as store_search
+
+    monkeypatch.setattr(store_search, "RANK_WINDOW", 3)
+    # The oldest post says Трамп most often, so it would rank first over all matches.
+    texts = ["Трамп Трамп Трамп", *(f"Трамп и погода номер {i}" for i in range(2, 7))]
+    await ingest(store, pipeline, 1001, [make_post(i, t) for i, t in enumerate(texts, 1)], clock())
+    assert await _ids(store, pipeline, "Трамп") == _in_main(4, 5, 6)
+    # A filter looks at every match, so the oldest is found (and ranks first).
+    filtered = await search(store, pipeline, "Трамп channel:1001", limit=50)
+    assert next(hit.post.message_id for hit in filtered.hits) == 1
+    assert len(filtered.hits) == 6
+    by_date = await _ids(store, pipeline, "Трамп", order="date")
+    assert by_date == _in_main(1, 2, 3, 4, 5, 6)

@@ -3,6 +3,7 @@ to date as posts arrive and change."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -135,3 +136,49 @@ async def test_add_and_remove_errors(archive: Store, pipeline: TextPipeline, clo
     assert await archive.watch_counts(removed.id) == {}
     with pytest.raises(WatchError, match="is not watched"):
         await remove_term(archive, "Трамп", None)
+
+
+async def _mentioned(store: Store, term_id: int) -> set[int]:
+    counts = await store.watch_counts(term_id)
+    rows = await store._db.execute_fetchall(
+        "SELECT p.message_id FROM watch_mentions w JOIN posts p ON p.id = w.post_id "
+        "WHERE w.term_id = ?",
+        (term_id,),
+    )
+    assert sum(counts.values()) == len(rows)  # the counts follow the mentions
+    return {row[0] for row in rows}
+
+
+async def test_mentions_found_against_an_older_watchlist_are_found_again(
+    store: Store, pipeline: TextPipeline, clock: Clock, channel: ChannelInfo
+) -> None:
+    from monitor.ingest import prepare
+
+    trump = await add_term(store, pipeline, "Трамп", [], None, "test", T0)
+    before = await store.watch_patterns(1001)
+    sanctions = await add_term(store, pipeline, "санкции", [], None, "test", T0)
+    items = [
+        dataclasses.replace(prepare(make_post(i, text), pipeline), mentions=mentions)
+        for i, text, mentions in [
+            (1, "Трамп и санкции", (trump.id,)),  # matched before санкции was watched
+            (2, "Только санкции", ()),
+        ]
+    ]
+    await store.store_posts(1001, items, clock(), matched=before)
+    assert await _mentioned(store, trump.id) == {1}
+    assert await _mentioned(store, sanctions.id) == {1, 2}
+
+
+async def test_two_edits_in_one_batch_leave_the_mentions_of_the_last(
+    store: Store, pipeline: TextPipeline, clock: Clock, channel: ChannelInfo
+) -> None:
+    term = await add_term(store, pipeline, "Трамп", [], None, "test", T0)
+    await ingest(store, pipeline, 1001, [make_post(1, "Трамп приехал")], clock())
+    edits = [
+        make_post(1, "Никто не приехал", edit_date=T0 + timedelta(hours=1)),
+        make_post(1, "Трамп всё-таки приехал", edit_date=T0 + timedelta(hours=2)),
+        make_post(2, "Трамп уехал"),
+        make_post(2, "Все уехали", edit_date=T0 + timedelta(hours=3)),
+    ]
+    await ingest(store, pipeline, 1001, edits, clock())
+    assert await _mentioned(store, term.id) == {1}

@@ -25,7 +25,7 @@ async def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         report = await import_exports(
             store, ctx.pipeline, args.paths, clock=now_utc, username=args.username,
-            on_progress=bar.update, scorer=ctx.scorer,
+            on_progress=bar.update, scorer=ctx.scorer, parallel=ctx.analysis,
         )  # fmt: skip
     bar.finish()
     for title, counts in report.channels.values():

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings
+from monitor.ingest import Analysis
 from monitor.sentiment.scorer import Scorer
 from monitor.sentiment.service import load_scorer
 from monitor.store import Store
@@ -68,6 +69,14 @@ class Context:
         if self._scorer is None:
             self._scorer = load_scorer(self.pipeline, self.settings)
         return self._scorer
+
+    @property
+    def analysis(self) -> Analysis | None:
+        """What import workers need to score as `scorer` does; None with a model, which
+        runs its own threads and would be loaded once per worker."""
+        if self.settings.sentiment_model is not None:
+            return None
+        return Analysis(score=True, lexicon=self.settings.sentiment_lexicon)
 
     def with_db(self, path: Path) -> Context:
         return Context(

@@ -7,7 +7,10 @@ Each batch is one transaction, and storing is idempotent, so an import stopped a
 from __future__ import annotations
 
 import asyncio
+import os
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +25,19 @@ from monitor.importers.tdesktop import (
     read_export,
     to_post,
 )
-from monitor.ingest import prepare
-from monitor.models import ChannelInfo, Post, StoreCounts
+from monitor.ingest import Analysis, PreparePool, prepare
+from monitor.models import ChannelInfo, Post, PreparedPost, StoreCounts
 from monitor.sentiment.scorer import Scorer
 from monitor.store import Store
+from monitor.store.watch import WatchPatterns
 from monitor.text import TextPipeline
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
+# Exports this big are prepared in worker processes; below it, starting them (each loads
+# the dictionaries) costs more than it saves.
+PARALLEL_FROM_BYTES = 32 * 2**20
+# Messages read between turns of the event loop, so the batch being stored moves on.
+YIELD_EVERY = 25
 ProgressCallback = Callable[[int, int, int], None]  # bytes read, bytes in all, posts stored
 
 
@@ -79,15 +88,26 @@ def find_exports(paths: Iterable[Path], report: ImportReport) -> list[Path]:
     return found
 
 
-class _Writer:
-    """Stores one batch while the caller reads and prepares the next: SQLite releases the
-    interpreter lock while it writes, so the two overlap. Batches still commit in order."""
+@dataclass(frozen=True)
+class _Batch:
+    chat: ExportChat
+    prepared: asyncio.Future[list[PreparedPost]]
+    patterns: WatchPatterns | None  # what the workers matched mentions against
+    now: datetime
 
-    def __init__(self, store: Store, report: ImportReport) -> None:
+
+class _Writer:
+    """Prepares batches (in worker processes when given a pool) and stores them in order,
+    each store waiting only for the one before it, with up to `depth` batches in flight:
+    reading goes on while SQLite writes (it releases the interpreter lock) and while the
+    workers prepare on the other cores."""
+
+    def __init__(self, store: Store, report: ImportReport, pool: PreparePool | None) -> None:
         self._store = store
         self._report = report
-        self._task: asyncio.Task[StoreCounts] | None = None
-        self._chat: ExportChat | None = None
+        self._pool = pool
+        self._depth = 1 if pool is None else pool.processes + 2
+        self._in_flight: deque[asyncio.Task[None]] = deque()
         self.stored = 0
 
     async def submit(
@@ -98,18 +118,36 @@ class _Writer:
         scorer: Scorer | None,
         now: datetime,
     ) -> None:
-        prepared = [prepare(post, pipeline, scorer) for post in posts]
-        await self.drain()
-        self._chat = chat
-        self._task = asyncio.create_task(self._store.store_posts(chat.id, prepared, now))
+        patterns = None
+        if self._pool is None:
+            prepared = asyncio.get_running_loop().create_future()
+            prepared.set_result([prepare(post, pipeline, scorer) for post in posts])
+        else:
+            patterns = await self._store.watch_patterns(chat.id)
+            prepared = asyncio.ensure_future(self._pool.prepare(posts, patterns))
+        previous = self._in_flight[-1] if self._in_flight else None
+        batch = _Batch(chat, prepared, patterns, now)
+        self._in_flight.append(asyncio.create_task(self._store_after(previous, batch)))
+        while len(self._in_flight) > self._depth:
+            await self._in_flight.popleft()
+
+    async def _store_after(self, previous: asyncio.Task[None] | None, batch: _Batch) -> None:
+        posts = await batch.prepared
+        if previous is not None:
+            await previous  # a failure there stops this batch too: nothing stored out of order
+        counts = await self._store.store_posts(
+            batch.chat.id, posts, batch.now, matched=batch.patterns
+        )
+        self._report.add(batch.chat, counts)
+        self.stored += counts.new + counts.revised + counts.unchanged
 
     async def drain(self) -> None:
-        if self._task is None or self._chat is None:
-            return
-        task, self._task = self._task, None
-        counts = await task
-        self._report.add(self._chat, counts)
-        self.stored += counts.new + counts.revised + counts.unchanged
+        """Wait for every batch; the first failure is raised once all have ended."""
+        results = await asyncio.gather(*self._in_flight, return_exceptions=True)
+        self._in_flight.clear()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
 
 @dataclass
@@ -155,7 +193,6 @@ async def _import_file(run: _Run, path: Path) -> None:
                 last_id = message_id_of(raw)
                 if chat_now is None or chat_now.id != chat.id:
                     await flush()
-                    await run.writer.drain()
                     if run.username and run.imported and chat.id not in run.imported:
                         raise ExportFormatError(
                             "--username names one channel, but the exports hold several; "
@@ -176,6 +213,8 @@ async def _import_file(run: _Run, path: Path) -> None:
                 posts.append(post)
                 if len(posts) >= run.batch_size:
                     await flush()
+                elif len(posts) % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
         await flush()
     except ExportFormatError as error:
         await flush()
@@ -197,20 +236,41 @@ async def import_exports(
     batch_size: int = BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
     scorer: Scorer | None = None,
+    parallel: Analysis | None = None,
+    processes: int | None = None,
 ) -> ImportReport:
+    """Import the exports at `paths`. With `parallel` (what `scorer` is, for the workers),
+    exports of PARALLEL_FROM_BYTES or more are prepared by `processes` worker processes
+    (default: one per core)."""
     report = ImportReport()
     files = find_exports(paths, report)
     total_bytes = sum(path.stat().st_size for path in files)
     done_bytes = 0
-    writer = _Writer(store, report)
+    pool = None
+    if parallel is not None and total_bytes >= PARALLEL_FROM_BYTES:
+        pool = PreparePool(processes or os.cpu_count() or 1, parallel)
+    writer = _Writer(store, report, pool)
 
     def progress(position: int, waiting: int) -> None:
         if on_progress is not None:
             on_progress(done_bytes + position, total_bytes, writer.stored + waiting)
 
     run = _Run(store, pipeline, clock, username, batch_size, report, writer, progress, scorer)
-    for path in files:
-        report.files.append(path)
-        await _import_file(run, path)
-        done_bytes += path.stat().st_size if path.exists() else 0
+    try:
+        for path in files:
+            report.files.append(path)
+            try:
+                await _import_file(run, path)
+            except BrokenProcessPool:
+                # Killed from outside (the out-of-memory killer, say). Batches already
+                # stored are whole, so running the import again finishes it.
+                reason = (
+                    "the worker processes stopped unexpectedly; run the import again to finish it"
+                )
+                report.problems.append(ImportProblem(path, reason))
+                break
+            done_bytes += path.stat().st_size if path.exists() else 0
+    finally:
+        if pool is not None:
+            pool.close()
     return report

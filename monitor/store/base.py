@@ -18,6 +18,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 DB_TIME = "%Y-%m-%d %H:%M:%S"
 # SQLite's default limit on bound parameters is far above this; chunks keep statements small.
 IN_CHUNK = 500
+CACHE_KIB = 64 * 1024
+CHECKPOINT_PAGES = 10_000
 
 
 class StoreError(Exception):
@@ -27,7 +29,10 @@ class StoreError(Exception):
 def to_db(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime(DB_TIME)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # DB_TIME's text, in half the time strftime takes.
+    return moment.isoformat(" ", "seconds")[:19]
 
 
 def from_db(value: str | None) -> datetime | None:
@@ -130,6 +135,12 @@ class StoreBase:
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
             await self._db.execute("PRAGMA foreign_keys = ON")
+            # A big archive's indexes are written all over; 64 MiB of page cache (against
+            # SQLite's 2 MiB) keeps their inner pages in memory.
+            await self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
+            # Checkpoint every ~40 MiB of log rather than 4 MiB: pages a big import rewrites
+            # batch after batch (index and FTS pages) are then copied into the file once.
+            await self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES:d}")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} cannot be used as a database: {error}") from None
 

@@ -12,6 +12,10 @@ from monitor.models import StoredPost
 from monitor.store.base import StoreBase, StoreError, from_db, fts_any, post_filter, to_db
 
 SearchOrder = Literal["relevance", "date"]
+# Relevance over an unfiltered query is judged among this many of the most recently stored
+# matching posts: ranking costs about a microsecond per match, and a common word matches
+# hundreds of thousands in a big archive.
+RANK_WINDOW = 5000
 
 
 def _stored_post(row: sqlite3.Row) -> StoredPost:
@@ -45,15 +49,24 @@ class SearchMixin(StoreBase):
         clauses = ["posts_fts MATCH ?", *filters]
         params: list[object] = [match, *values]
         ordering = "posts_fts.rank" if order == "relevance" else "p.date DESC, p.id DESC"
-        sql = (
-            "SELECT p.id, p.channel_id, c.username, c.title, p.message_id, p.date, p.text, "
-            "p.edit_date, p.deleted_at FROM posts_fts "
-            "JOIN posts p ON p.id = posts_fts.rowid JOIN channels c ON c.id = p.channel_id "
-            f"WHERE {' AND '.join(clauses)} ORDER BY {ordering} LIMIT ? OFFSET ?"
-        )
-        params.extend((limit, offset))
         try:
-            rows = await self._rows(sql, params)
+            if order == "relevance" and not filters:
+                # Walking the index by rowid finds the window's oldest post without ranking.
+                oldest = await self._scalar(
+                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? "
+                    "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                    (match, RANK_WINDOW - 1),
+                )
+                if oldest is not None:
+                    clauses.append("posts_fts.rowid >= ?")
+                    params.append(oldest)
+            sql = (
+                "SELECT p.id, p.channel_id, c.username, c.title, p.message_id, p.date, p.text, "
+                "p.edit_date, p.deleted_at FROM posts_fts "
+                "JOIN posts p ON p.id = posts_fts.rowid JOIN channels c ON c.id = p.channel_id "
+                f"WHERE {' AND '.join(clauses)} ORDER BY {ordering} LIMIT ? OFFSET ?"
+            )
+            rows = await self._rows(sql, [*params, limit, offset])
         except sqlite3.OperationalError as error:
             # The parser only emits quoted terms, so this is a bug, not bad input: say so plainly.
             raise StoreError(f"the search index could not run this query ({error})") from None

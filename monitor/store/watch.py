@@ -23,21 +23,36 @@ class WatchTerm:
     patterns: tuple[str, ...]
 
 
-async def note_mentions(db: aiosqlite.Connection, post_ids: Sequence[int]) -> None:
-    """Record which watched terms the posts `post_ids` mention (by their current lemmas)."""
-    for chunk in chunks(post_ids):
-        # instr, not LIKE: lemmas are lower case already, and instr is far cheaper.
-        await db.execute(
-            f"""
-            INSERT OR IGNORE INTO watch_mentions (term_id, post_id, channel_id, date)
-            SELECT t.id, p.id, p.channel_id, p.date
-            FROM posts p JOIN watch_terms t ON t.channel_id IS NULL OR t.channel_id = p.channel_id
-                JOIN watch_patterns w ON w.term_id = t.id
-            WHERE p.id IN ({placeholders(len(chunk))})
-                AND instr(' ' || p.lemmas || ' ', ' ' || w.lemmas || ' ')
-            """,
-            chunk,
-        )
+# (term id, " lemma sequence ") of every watched pattern that applies to one channel.
+WatchPatterns = tuple[tuple[int, str], ...]
+
+
+def mentioned_terms(lemmas: str, patterns: WatchPatterns) -> tuple[int, ...]:
+    """The terms whose lemma sequence stands whole in `lemmas`: the test `add_watch_term`
+    applies to history with instr, here on a string padded once for every pattern."""
+    padded = f" {lemmas} "
+    return tuple(dict.fromkeys(term_id for term_id, pattern in patterns if pattern in padded))
+
+
+async def watch_patterns(db: aiosqlite.Connection, channel_id: int) -> WatchPatterns:
+    rows = await db.execute_fetchall(
+        "SELECT w.term_id, ' ' || w.lemmas || ' ' FROM watch_patterns w "
+        "JOIN watch_terms t ON t.id = w.term_id WHERE t.channel_id IS NULL OR t.channel_id = ? "
+        "ORDER BY w.term_id, w.rowid",
+        (channel_id,),
+    )
+    return tuple((row[0], row[1]) for row in rows)
+
+
+async def note_mentions(
+    db: aiosqlite.Connection, channel_id: int, posts: Sequence[tuple[int, str, Sequence[int]]]
+) -> None:
+    """Record the mentions of posts of one channel, given as (post id, date, term ids)."""
+    await db.executemany(
+        "INSERT OR IGNORE INTO watch_mentions (term_id, post_id, channel_id, date) "
+        "VALUES (?, ?, ?, ?)",
+        [(term, post_id, channel_id, date) for post_id, date, terms in posts for term in terms],
+    )
 
 
 async def forget_mentions(db: aiosqlite.Connection, post_ids: Sequence[int]) -> None:
@@ -48,6 +63,10 @@ async def forget_mentions(db: aiosqlite.Connection, post_ids: Sequence[int]) -> 
 
 
 class WatchMixin(StoreBase):
+    async def watch_patterns(self, channel_id: int) -> WatchPatterns:
+        """What new posts of `channel_id` are matched against (see `mentioned_terms`)."""
+        return await watch_patterns(self._db, channel_id)
+
     async def add_watch_term(
         self,
         term: str,

@@ -8,38 +8,54 @@ small vocabulary (per-token work is then one dictionary look-up).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain
 
 from monitor.text.lemmas import Lemmatizer
 from monitor.text.normalise import APOSTROPHES, COMBINING, INVISIBLE, clean, fold_homoglyphs
 
 _WORD_CHAR = f"[\\w{INVISIBLE}{COMBINING}]"
+# Only the link prefixes ignore case: the flag on the whole pattern slows every word class.
 _TOKEN = re.compile(
-    rf"(?P<url>(?:https?://|www\.|t\.me/)\S+)"
+    rf"(?P<url>(?i:https?://|www\.|t\.me/)\S+)"
     rf"|(?P<tag>[#@]{_WORD_CHAR}+)"
-    rf"|(?P<word>{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*)",
-    re.IGNORECASE,
+    rf"|(?P<word>{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*)"
 )
 # The same tokens without groups, for the fast path: findall then returns plain strings.
 _TOKEN_TEXT = re.compile(
-    rf"(?:https?://|www\.|t\.me/)\S+|[#@]{_WORD_CHAR}+|{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*",
-    re.IGNORECASE,
+    rf"(?i:https?://|www\.|t\.me/)\S+|[#@]{_WORD_CHAR}+|{_WORD_CHAR}+(?:[{APOSTROPHES}]{_WORD_CHAR}+)*"
 )
 _LINK = re.compile(r"(?:https?://|www\.|t\.me/)", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[\W_]+")
 _STRIP_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHES))
 
 
-_UKRAINIAN_ONLY = frozenset("іїєґІЇЄҐ")
-_RUSSIAN_ONLY = frozenset("ыэъЫЭЪ")
+_UKRAINIAN_ONLY = re.compile("[іїєґІЇЄҐ]")
+_RUSSIAN_ONLY = re.compile("[ыэъЫЭЪ]")
 
 
 def is_ukrainian(text: str) -> bool:
     """Ukrainian letters and none of Russian's own: the whole text is read as Ukrainian."""
-    letters = set(text)
-    return bool(letters & _UKRAINIAN_ONLY) and not letters & _RUSSIAN_ONLY
+    return _UKRAINIAN_ONLY.search(text) is not None and _RUSSIAN_ONLY.search(text) is None
+
+
+class _TermCache(dict[str, tuple[str, ...]]):
+    """Raw token -> index terms, computed on a miss and emptied when full. A plain dict
+    whose look-ups `map` can run without a Python-level call on a hit."""
+
+    def __init__(self, compute: Callable[[str], tuple[str, ...]], limit: int) -> None:
+        super().__init__()
+        self._compute = compute
+        self._limit = limit
+
+    def __missing__(self, raw: str) -> tuple[str, ...]:
+        found = self._compute(raw)
+        if len(self) >= self._limit:
+            self.clear()
+        self[raw] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +71,11 @@ class TextPipeline:
     def __init__(self, lemmatizer: Lemmatizer | None = None, cache_size: int = 300_000) -> None:
         self.lemmatizer = lemmatizer or Lemmatizer()
         self._terms = lru_cache(maxsize=cache_size)(self._terms_of)
-        # The hot path keeps plain dicts (one per reading), emptied when full: cheaper per
-        # look-up than an LRU.
-        self._fast: dict[bool, dict[str, tuple[str, ...]]] = {False: {}, True: {}}
-        self._fast_limit = cache_size
+        # The hot path keeps plain dicts (one per reading): cheaper per look-up than an LRU.
+        self._fast = {
+            ukrainian: _TermCache(partial(self._raw_terms, ukrainian=ukrainian), cache_size)
+            for ukrainian in (False, True)
+        }
 
     def _word(self, raw: str) -> str | None:
         word = fold_homoglyphs(clean(raw).translate(_STRIP_APOSTROPHES))
@@ -91,17 +108,11 @@ class TextPipeline:
         Cyrillic word as Ukrainian; by default a text is Ukrainian when it has Ukrainian
         letters and no Russian-only ones."""
         ukrainian = is_ukrainian(text) if language is None else language == "uk"
-        cache = self._fast[ukrainian]
-        terms: list[str] = []
-        for raw in _TOKEN_TEXT.findall(text):
-            found = cache.get(raw)
-            if found is None:
-                found = () if _LINK.match(raw) else self._terms_of(raw, ukrainian)
-                if len(cache) >= self._fast_limit:
-                    cache.clear()
-                cache[raw] = found
-            terms.extend(found)
-        return terms
+        found = map(self._fast[ukrainian].__getitem__, _TOKEN_TEXT.findall(text))
+        return list(chain.from_iterable(found))
+
+    def _raw_terms(self, raw: str, ukrainian: bool) -> tuple[str, ...]:
+        return () if _LINK.match(raw) else self._terms_of(raw, ukrainian)
 
     def index_text(self, text: str) -> str:
         return " ".join(self.lemmas(text))
