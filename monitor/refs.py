@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from monitor.quoting import quoted
+
 # Telegram usernames: 5-32 characters, a letter first, letters, digits and underscores.
 _USERNAME = r"[A-Za-z][A-Za-z0-9_]{3,31}"
 _LINK = re.compile(
@@ -13,10 +15,12 @@ _LINK = re.compile(
     re.IGNORECASE,
 )
 _PRIVATE_LINK = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/c/(?P<id>\d+)(?:/\d+)?/?", re.IGNORECASE
+    r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/c/(?P<id>\d{1,20})(?:/\d+)?/?", re.IGNORECASE
 )
 _NAME = re.compile(rf"@?(?P<name>{_USERNAME})")
 _ID = re.compile(r"(?P<id>-?\d{1,20})")
+# Ids are stored as SQLite integers; a longer number names no channel.
+_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,8 @@ def parse_channel_ref(text: str) -> ChannelRef:
         if number < 0:
             digits = str(-number)
             number = int(digits[3:]) if digits.startswith("100") and len(digits) > 3 else -number
-        if number <= 0:
-            raise ValueError(f"{text!r} is not a channel id")
+        if not 0 < number <= _MAX_ID:
+            raise ValueError(f"{quoted(text)} is not a channel id")
         return ChannelRef(channel_id=number)
     for pattern in (_LINK, _NAME):
         if match := pattern.fullmatch(ref):
@@ -46,8 +50,10 @@ def parse_channel_ref(text: str) -> ChannelRef:
             if name.lower() in {"joinchat", "addstickers", "share", "proxy", "c", "s"}:
                 break
             return ChannelRef(username=name)
-    if match := _PRIVATE_LINK.fullmatch(ref):
+    if (match := _PRIVATE_LINK.fullmatch(ref)) and 0 < int(match["id"]) <= _MAX_ID:
         return ChannelRef(channel_id=int(match["id"]))
     if ref.startswith(("https://t.me/+", "t.me/+", "https://t.me/joinchat")):
-        raise ValueError(f"{text!r} is an invite link; give the channel's public username or id")
-    raise ValueError(f"{text!r} is not a channel: use @name, t.me/name or a numeric id")
+        raise ValueError(
+            f"{quoted(text)} is an invite link; give the channel's public username or id"
+        )
+    raise ValueError(f"{quoted(text)} is not a channel: use @name, t.me/name or a numeric id")

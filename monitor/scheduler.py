@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.bot.service import BotService
 from monitor.config import Settings
+from monitor.store import StoreError
 from monitor.telegram.collector import Collector
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ async def _collector_step(
         count = await work()
     except (ConnectionError, OSError) as error:
         log.warning("%s interrupted by the network (%s); the next pass resumes", what, error)
+        return
+    except StoreError as error:
+        # A full disk, a read-only or locked file: said in one line, not a traceback, and
+        # the pass is tried again at its next turn, when the archive may take writes again.
+        log.error("%s stopped: %s; the next pass tries again", what, error)
         return
     log.info("%s done: %d", what, count)
 

@@ -166,6 +166,8 @@ async def test_baseline_samples(month: Store) -> None:
     total = sum(counts.values())
     assert len(await month.sample_lemmas(since, DAY, 10_000, total)) == total
     assert 25 <= len(await month.sample_lemmas(since, DAY, 50, total)) <= 50
+    # Small against the total: runs of consecutive ids, still near the size asked for.
+    assert 5 <= len(await month.sample_lemmas(since, DAY, 10, total)) <= 2 * 16
     sentiments = await month.sentiments_by_channel(since, DAY, 30, counts)
     assert set(sentiments) == {1, 2, 3} and all(15 <= len(v) <= 30 for v in sentiments.values())
 

@@ -439,6 +439,9 @@ class BotService:
                 "catch-up pass continues it.", parse_mode="html",
             )  # fmt: skip
             return
+        except ChannelError as error:
+            await self.client.send_message(chat_id, render.escape(str(error)), parse_mode="html")
+            return
         await self.client.send_message(
             chat_id, f"Done reading <b>{render.escape(channel.title)}</b>: {read:,} posts.",
             parse_mode="html",

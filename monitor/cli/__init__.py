@@ -36,6 +36,7 @@ from monitor.cli.context import Context, Output
 from monitor.clock import Clock
 from monitor.config import ConfigError, load_settings
 from monitor.logs import configure_logging
+from monitor.quoting import quoted
 from monitor.refs import parse_channel_ref
 from monitor.search.query import QueryError, parse_date
 from monitor.sentiment.service import SentimentSetupError
@@ -56,14 +57,18 @@ def _date_arg(key: str) -> Callable[[str], date]:
     return parse
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
+def _whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
             number = int(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {quoted(value)}"
+            ) from None
         if number < minimum:
-            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value!r}")
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {quoted(value)}")
+        if maximum is not None and number > maximum:
+            raise argparse.ArgumentTypeError(f"expected {maximum:,} or less, got {quoted(value)}")
         return number
 
     return parse
@@ -75,7 +80,7 @@ def _username(value: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     if ref.username is None:
-        raise argparse.ArgumentTypeError(f"expected a username such as @rybar, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a username such as @rybar, got {quoted(value)}")
     return ref.username
 
 
@@ -113,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "query", nargs="+", help='words, "phrases", OR, -word, channel:, since:, until:'
     )
-    sub.add_argument("--limit", type=_whole_number(1), default=20)
+    # SQLite takes a LIMIT up to 2**63 - 1; a billion already means "every match".
+    sub.add_argument("--limit", type=_whole_number(1, 10**9), default=20)
     sub.add_argument("--order", choices=("relevance", "date"), default="relevance")
     sub.add_argument("--json", action="store_true", help="print a JSON array")
 

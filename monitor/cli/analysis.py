@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TextIO
 
 from monitor.cli.context import Context
 from monitor.digest import build_digest
-from monitor.search.service import day_start
+from monitor.search.service import day_end, day_start
 from monitor.watch import add_term, remove_term
 
 RESCORE_BATCH = 2000
@@ -137,12 +137,12 @@ async def cmd_watch_list(args: argparse.Namespace, ctx: Context) -> int:
 def _digest_period(args: argparse.Namespace, ctx: Context) -> tuple[datetime, datetime]:
     zone = ctx.output.zone
     if args.date is not None:
-        return day_start(args.date, zone), day_start(args.date + timedelta(days=1), zone)
+        return day_start(args.date, zone), day_end(args.date, zone)
     if args.since is None or args.until is None:
         raise DigestError("Give --date D, or both --since D and --until D.")
     if args.until < args.since:
         raise DigestError(f"--until {args.until} is before --since {args.since}.")
-    return day_start(args.since, zone), day_start(args.until + timedelta(days=1), zone)
+    return day_start(args.since, zone), day_end(args.until, zone)
 
 
 class DigestError(ValueError):

@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import tempfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from monitor.cli.context import Context, Output
@@ -14,7 +14,7 @@ from monitor.health import health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.models import now_utc
 from monitor.progress import ProgressBar
-from monitor.search.service import day_start, resolve_channel_ids, search
+from monitor.search.service import day_end, day_start, resolve_channel_ids, search
 from monitor.search.snippet import render_segments
 from monitor.store import EXPORT_COLUMNS, Store
 
@@ -117,7 +117,7 @@ async def _period(
 
     ids = await resolve_channel_ids(store, args.channel) if args.channel else None
     since = day_start(args.since, output.zone) if args.since else None
-    until = day_start(args.until + timedelta(days=1), output.zone) if args.until else None
+    until = day_end(args.until, output.zone) if args.until else None
     return ids, since, until
 
 

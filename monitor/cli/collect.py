@@ -87,7 +87,13 @@ async def cmd_channels_add(args: argparse.Namespace, ctx: Context) -> int:
                         f"Following {channel.label} ({channel.title}); reading its history..."
                     )
                     bar = ProgressBar(ctx.output.err, channel.label)
-                    read = await collector.backfill(channel, on_progress=bar.posts)
+                    try:
+                        read = await collector.backfill(channel, on_progress=bar.posts)
+                    except ChannelError as error:
+                        bar.finish()
+                        ctx.output.note(f"error: {error}")
+                        failures += 1
+                        continue
                     bar.finish()
                     ctx.output.line(f"{channel.label}: {read:,} posts stored.")
         finally:

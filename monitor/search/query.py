@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from monitor.quoting import quoted
 from monitor.text import TextPipeline
 from monitor.text.stopwords import is_stopword
 
@@ -88,7 +89,7 @@ def parse_date(key: str, value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"{key}: needs a date as YYYY-MM-DD, got {value!r}") from None
+        raise QueryError(f"{key}: needs a date as YYYY-MM-DD, got {quoted(value)}") from None
 
 
 def parse_query(text: str, pipeline: TextPipeline) -> ParsedQuery:

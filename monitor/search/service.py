@@ -37,8 +37,19 @@ async def resolve_channel_ids(store: Store, refs: Sequence[str]) -> list[int]:
 
 
 def day_start(day: date, zone: tzinfo = UTC) -> datetime:
-    """Midnight of `day` in the reader's time zone, as a UTC instant."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    """Midnight of `day` in the reader's time zone, as a UTC instant; at the ends of the
+    calendar (since:0001-01-01 east of UTC) the first or last instant a datetime holds."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if day.year == date.min.year else datetime.max).replace(tzinfo=UTC)
+
+
+def day_end(day: date, zone: tzinfo = UTC) -> datetime:
+    """When `day` ends in the reader's time zone (the next midnight), as a UTC instant."""
+    if day == date.max:  # there is no next day to start
+        return datetime.max.replace(tzinfo=UTC)
+    return day_start(day + timedelta(days=1), zone)
 
 
 async def search(
@@ -63,7 +74,7 @@ async def search(
         parsed.fts(),
         channel_ids=channel_ids or None,
         since=day_start(since, zone) if since else None,
-        until=day_start(until + timedelta(days=1), zone) if until else None,
+        until=day_end(until, zone) if until else None,
         order=order,
         limit=limit + 1,
         offset=offset,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.store.base import StoreBase, chunks, from_db, fts_any, placeholders, to_db
 
@@ -49,6 +49,9 @@ def _period_post(row: sqlite3.Row) -> PeriodPost:
         row["id"], row["channel_id"], row["message_id"], date, row["text"], row["lemmas"],
         row["sentiment"], bool(row["forwarded"]), row["views"], row["forwards"], row["reactions"],
     )  # fmt: skip
+
+
+SAMPLE_RUN = 16
 
 
 class DigestMixin(StoreBase):
@@ -95,23 +98,31 @@ class DigestMixin(StoreBase):
     async def sample_lemmas(
         self, since: datetime, until: datetime, size: int, total: int
     ) -> list[str]:
-        """The lemmas of between half of `size` and `size` of the `total` posts of
-        [since, until), picked by row id."""
+        """The lemmas of about `size` of the `total` posts of [since, until), picked by
+        row id: every n-th run of SAMPLE_RUN consecutive ids when there are many, so that
+        a cold read touches neighbouring pages instead of one page per sampled post (three
+        times faster at a million posts), else every n-th id."""
+        run = SAMPLE_RUN if total >= SAMPLE_RUN * size else 1
         rows = await self._db.execute_fetchall(
-            "SELECT lemmas FROM posts WHERE date >= ? AND date < ? AND id % ? = 0",
-            (to_db(since), to_db(until), max(1, -(-total // size))),
+            "SELECT lemmas FROM posts WHERE date >= ? AND date < ? AND (id / ?) % ? = 0",
+            (to_db(since), to_db(until), run, max(1, -(-total // size))),
         )
         return [row[0] for row in rows]
 
     async def mention_sample(
         self, term_id: int, since: datetime, until: datetime, size: int
     ) -> list[PeriodPost]:
-        """Between half of `size` and `size` of the posts mentioning the term in
-        [since, until), picked by row id."""
+        """Up to `size` of the posts mentioning the term in [since, until), picked by row
+        id: at least half of `size` (of those there are) over whole UTC days, and at least
+        a quarter when the ends cut days."""
         bounds = (term_id, to_db(since), to_db(until))
+        # The daily counts give the stride; counting the mentions themselves read every
+        # index entry of the range.
+        last_day = until - timedelta(seconds=1)
         [(total,)] = await self._db.execute_fetchall(
-            "SELECT count(*) FROM watch_mentions WHERE term_id = ? AND date >= ? AND date < ?",
-            bounds,
+            "SELECT coalesce(sum(count), 0) FROM watch_counts WHERE term_id = ? "
+            "AND day >= ? AND day <= ?",
+            (term_id, (to_db(since) or "")[:10], (to_db(last_day) or "")[:10]),
         )
         rows = await self._db.execute_fetchall(
             "SELECT post_id FROM watch_mentions WHERE term_id = ? AND date >= ? AND date < ? "

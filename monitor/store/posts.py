@@ -70,7 +70,7 @@ class PostsMixin(StoreBase):
         or none are given, mentions are found here.
         """
         seen = to_db(seen_at)
-        counts = StoreCounts()
+        new = revised = unchanged = 0
         async with self.write() as db:
             head = await self._scalar("SELECT chain_head FROM channels WHERE id = ?", (channel_id,))
             if head is None:
@@ -101,7 +101,7 @@ class PostsMixin(StoreBase):
                 elif current.text == post.text and current.edit_date == edit:
                     if _has_metrics(item):
                         metric_updates.append(_metric_row(item, seen))
-                    counts += StoreCounts(unchanged=1)
+                    unchanged += 1
                     continue
                 elif _sort_key(edit) >= _sort_key(current.edit_date):
                     updates.append(
@@ -112,7 +112,7 @@ class PostsMixin(StoreBase):
                     if _has_metrics(item):
                         metric_updates.append(_metric_row(item, seen))
                 elif await self._has_revision(channel_id, post.message_id, post.text, edit):
-                    counts += StoreCounts(unchanged=1)
+                    unchanged += 1
                     continue
                 prev, base_date = head, current.date if current else date
                 head = revision_hash(prev, channel_id, post.message_id, base_date, post.text, edit)
@@ -120,10 +120,10 @@ class PostsMixin(StoreBase):
                     (channel_id, post.message_id, base_date, post.text, edit, seen, prev, head)
                 )
                 if current is None:
-                    counts += StoreCounts(new=1)
+                    new += 1
                     known[post.message_id] = _Known(post.text, edit, date)
                 else:
-                    counts += StoreCounts(revised=1)
+                    revised += 1
                     if _sort_key(edit) >= _sort_key(current.edit_date):
                         known[post.message_id] = _Known(post.text, edit, current.date)
             last_id = await self._scalar("SELECT coalesce(max(id), 0) FROM posts")
@@ -174,7 +174,7 @@ class PostsMixin(StoreBase):
                 "UPDATE channels SET chain_head = ?, high_water = max(high_water, ?) WHERE id = ?",
                 (head, high_water or 0, channel_id),
             )
-        return counts
+        return StoreCounts(new, revised, unchanged)
 
     async def _ids(self, channel_id: int, message_ids: list[int]) -> dict[int, int]:
         """Message id -> post id for stored posts of a channel."""

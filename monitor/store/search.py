@@ -50,6 +50,19 @@ class SearchMixin(StoreBase):
         params: list[object] = [match, *values]
         ordering = "posts_fts.rank" if order == "relevance" else "p.date DESC, p.id DESC"
         try:
+            if channel_ids:
+                # The rows a channel filter admits lie between these ids (one run per
+                # channel, for an import), and FTS5 reads only that stretch of the index.
+                lowest, highest = (
+                    await self._db.execute_fetchall(
+                        f"SELECT min(id), max(id) FROM posts p WHERE {' AND '.join(filters)}",
+                        values,
+                    )
+                )[0]
+                if lowest is None:
+                    return []
+                clauses.append("posts_fts.rowid BETWEEN ? AND ?")
+                params.extend((lowest, highest))
             if order == "relevance" and not filters:
                 # Walking the index by rowid finds the window's oldest post without ranking.
                 oldest = await self._scalar(

@@ -43,7 +43,7 @@ Progress = Callable[[int, int], None]  # posts read so far, posts expected
 
 
 class ChannelError(Exception):
-    """A channel cannot be added or removed; the message says why in one sentence."""
+    """A channel cannot be added, read or removed; the message says why in one sentence."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ class Collector:
             high_water = current.high_water
             read = 0
             while True:
-                page = await self._page(peer, high_water, current.backfill_since)
+                page, total = await self._page(peer, high_water, current.backfill_since)
                 messages = [m for m in page if m is not None]
                 if not messages:
                     break
@@ -229,19 +229,40 @@ class Collector:
                 read += len(posts)
                 high_water = newest
                 if on_progress is not None:
-                    on_progress(read, read + max(0, getattr(page, "total", 0) - high_water))
+                    on_progress(read, read + max(0, total - high_water))
             await self.store.record_read(current.id, self.clock.now())
             return read
 
-    async def _page(self, peer: Any, high_water: int, since: datetime | None) -> Any:
+    async def _page(
+        self, peer: Any, high_water: int, since: datetime | None
+    ) -> tuple[list[Any], int]:
+        """The next page after `high_water`, oldest first, and the channel's message count.
+
+        When a page comes back short, Telethon asks again at once (some channels return fewer
+        messages than asked). A flood wait on that second request must not throw away the
+        page already received: retried, the pair of requests would meet the same wait again,
+        and a channel's last page would never be stored while Telegram limits the rate. The
+        wait is recorded instead, and the next request sits it out."""
         if high_water:
             options: dict[str, Any] = {"min_id": high_water}
         elif since is not None:
             options = {"offset_date": since}
         else:
             options = {}
-        request = partial(self.client.get_messages, peer, limit=PAGE, reverse=True, **options)
-        return await self.pacer.call("history", request)
+
+        async def read() -> tuple[list[Any], int]:
+            messages = self.client.iter_messages(peer, limit=PAGE, reverse=True, **options)
+            page: list[Any] = []
+            try:
+                async for message in messages:
+                    page.append(message)
+            except errors.FloodWaitError as error:
+                if not page:
+                    raise
+                self.pacer.flood("history", int(error.seconds))
+            return page, int(messages.total or 0)
+
+        return await self.pacer.call("history", read)
 
     async def _notice_rename(self, channel: Channel, messages: Sequence[Any]) -> None:
         chat = getattr(messages[-1], "chat", None)
@@ -260,11 +281,20 @@ class Collector:
             )
 
     async def backfill(self, channel: Channel, on_progress: Progress | None = None) -> int:
+        """Read the history `add` asked for; returns how many posts were read. A channel that
+        fails on the way (deleted, made private) raises ChannelError, its reason recorded on
+        it and what was read kept, for catch-up passes to go on from."""
         await self.store.set_backfill_state(channel.id, "running")
         read = await self.guarded(channel, lambda: self.read_forward(channel, on_progress))
-        if read is not None:
-            await self.store.set_backfill_state(channel.id, "done")
-        return read or 0
+        if read is None:
+            failed = await self.store.channel(channel.id)
+            reason = failed.last_error if failed is not None else None
+            raise ChannelError(
+                f"{channel.label} could not be read to the end: {reason or 'unknown error'}; "
+                "what was read is kept."
+            )
+        await self.store.set_backfill_state(channel.id, "done")
+        return read
 
     async def guarded(self, channel: Channel, work: Callable[[], Awaitable[int]]) -> int | None:
         """Run one channel's work; a channel-level failure is recorded on the channel and the
