@@ -26,9 +26,9 @@ from bench.collector import backfill_rate, live_latency
 from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
 from monitor.config import Settings
 from monitor.digest import build_digest
+from monitor.importers.service import BATCH_SIZE
 from monitor.search.service import search
 from monitor.sentiment.service import load_scorer
-from monitor.importers.service import BATCH_SIZE
 from monitor.store import Store
 from monitor.store.base import CACHE_KIB, CHECKPOINT_PAGES
 from monitor.text import TextPipeline
@@ -162,6 +162,24 @@ async def digest_time(db: Path, day: datetime) -> tuple[float, float]:
     return timings[0], timings[1]
 
 
+def markdown(table: list[tuple[str, str]], summary: dict[str, Any], args: Any) -> str:
+    machine = summary["machine"]
+    lines = [
+        f"# Benchmark: {args.posts:,} posts",
+        "",
+        f"`python -m bench --posts {args.posts}` ({args.channels} channels, {args.days} days, "
+        f"seed {args.seed}), run on {summary['date']} at commit `{summary['commit']}`, on "
+        f"{machine['platform']} with {machine['cpus']} cores, Python {machine['python']}, "
+        f"SQLite {machine['sqlite']}.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        *(f"| {label} | {value} |" for label, value in table),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(
@@ -180,6 +198,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="search runs per query")
     parser.add_argument("--live-updates", type=int, default=500, help="live updates to time")
     parser.add_argument("--json", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the table, with machine, date and commit, here"
+    )
     parser.add_argument(
         "--workdir", type=Path, help="keep the files here (default: a temporary folder)"
     )
@@ -266,30 +287,30 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "commit": git_commit(),
     }  # fmt: skip
-    print(f"{'measure':<34} {'value':>14}")
-    print(f"{'import, full pipeline (posts/s)':<34} {pipeline_rate:>14,.0f}")
-    print(f"{'import without analysis (posts/s)':<34} {plain_rate:>14,.0f}")
-    print(f"{'analysis adds to import time':<34} {plain_rate / pipeline_rate - 1:>14.1%}")
-    print(f"{'floor: sqlite3 + FTS5 (posts/s)':<34} {floor_rate:>14,.0f}")
-    print(f"{'pipeline / floor':<34} {pipeline_rate / floor_rate:>14.3f}")
-    print(f"{'our schema, prepared rows (posts/s)':<34} {schema_posts / schema_seconds:>14,.0f}")
-    print(f"{'import peak memory (MB)':<34} {imported['peak_rss_mb']:>14.1f}")
-    print(f"{'each worker process, peak (MB)':<34} {imported['worker_peak_rss_mb']:>14.1f}")
-    print(
-        f"{'digest of one day, first / repeat (s)':<34} {digest_first:>6.2f} / {digest_again:>5.2f}"
-    )
-    for name, figures in latency.items():
-        print(
-            f"{'search ' + name + ' p50 / p95 (ms)':<34} {figures['p50_ms']:>6.2f} / {figures['p95_ms']:>5.2f}"
-        )
-    for run in backfill:
-        label = f"backfill at R={run['permitted_requests_per_s']:g}/s, {run['pacing']} pacing"
-        print(
-            f"{label:<48} {run['posts_per_s']:>8,.0f} posts/s = {run['share_of_ceiling']:.1%} of R x 100, {run['flood_waits']} flood waits"
-        )
-    print(
-        f"{'live update to stored p50 / p99 (ms)':<34} {live['p50_ms']:>6.2f} / {live['p99_ms']:>5.2f}"
-    )
+    table = [
+        ("import, full pipeline (posts/s)", f"{pipeline_rate:,.0f}"),
+        ("import without analysis (posts/s)", f"{plain_rate:,.0f}"),
+        ("analysis adds to import time", f"{plain_rate / pipeline_rate - 1:.1%}"),
+        ("floor: sqlite3, one table + FTS5 (posts/s)", f"{floor_rate:,.0f}"),
+        ("pipeline / floor", f"{pipeline_rate / floor_rate:.3f}"),
+        ("our schema, rows already prepared (posts/s)", f"{schema_posts / schema_seconds:,.0f}"),
+        ("import peak memory, main process (MB)", f"{imported['peak_rss_mb']:.1f}"),
+        (f"import peak memory, each of {os.cpu_count()} workers (MB)",
+         f"{imported['worker_peak_rss_mb']:.1f}"),
+        ("digest of one day, first / repeat (s)", f"{digest_first:.2f} / {digest_again:.2f}"),
+        *((f"search {name} p50 / p95 (ms)", f"{figures['p50_ms']:.2f} / {figures['p95_ms']:.2f}")
+          for name, figures in latency.items()),
+        *((f"backfill, Telegram allows {run['permitted_requests_per_s']:g} requests/s, "
+           f"{run['pacing']} pacing",
+           f"{run['posts_per_s']:,.0f} posts/s = {run['share_of_ceiling']:.1%}, "
+           f"{run['flood_waits']} flood waits") for run in backfill),
+        ("live update to stored p50 / p99 (ms)", f"{live['p50_ms']:.2f} / {live['p99_ms']:.2f}"),
+    ]  # fmt: skip
+    width = max(len(label) for label, _ in table)
+    for label, value in table:
+        print(f"{label:<{width}}  {value}")
+    if args.markdown:
+        args.markdown.write_text(markdown(table, summary, args))
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -7,7 +7,9 @@ QUOTE_CHARS = 40
 
 
 def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
-    """`repr(text)`, or for long text its start and its length: 'aaaa'... (100,000 characters)."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text):,} characters)"
+    """`repr(text)`, or when that is long its start and the text's length:
+    'aaaa... (100,000 characters). repr, so invisible and control characters show."""
+    shown = repr(text)
+    if len(shown) <= limit + 2:
+        return shown
+    return f"{shown[: limit + 1]}... ({len(text):,} characters)"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -160,6 +161,37 @@ def fill(world: World, channel: Any, count: int, every: timedelta = timedelta(ho
         world.post(channel, text.format(i=i), date=start + every * i)
 
 
+async def stored_view(store: Store, channel_id: int) -> dict[int, tuple[str, bool]]:
+    """The archive of one channel: message id -> (current text, deleted)."""
+    return {
+        r["message_id"]: (r["text"], r["deleted_at"] is not None)
+        async for r in store.export_posts([channel_id])
+    }
+
+
+def world_view(world: World, channel_id: int) -> dict[int, str]:
+    """What Telegram shows of one channel now: message id -> text."""
+    return {m.id: m.text for m in world.channels[channel_id].messages.values() if not m.service}
+
+
+def after_pages(monkeypatch: pytest.MonkeyPatch, channel_id: int, pages: int,
+                action: Callable[[], None]) -> None:  # fmt: skip
+    """Call `action` once, as soon as the `pages`-th batch of the channel's posts is stored
+    (a collector stores each page of history as one batch): to strike mid-backfill."""
+    stored = 0
+    store_posts = Store.store_posts
+
+    async def store_then_act(self: Store, batch_channel_id: int, *args: Any, **kwargs: Any) -> Any:
+        nonlocal stored
+        counts = await store_posts(self, batch_channel_id, *args, **kwargs)
+        stored += batch_channel_id == channel_id
+        if stored == pages and batch_channel_id == channel_id:
+            action()
+        return counts
+
+    monkeypatch.setattr(Store, "store_posts", store_then_act)
+
+
 async def connect_bot(world: World, session: Any = None) -> SandboxClient:
     """A bot client signed in with the world's bot token, as `login --bot` signs in."""
     from telethon.sessions import StringSession
@@ -174,3 +206,29 @@ async def bot_client(world: World) -> AsyncIterator[SandboxClient]:
     client = await connect_bot(world)
     yield client
     await client.disconnect()
+
+
+# ---- the command line against the simulated Telegram -------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder and the settings the Telegram commands need; returns DATA_DIR."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TG_API_ID", "12345")
+    monkeypatch.setenv("TG_API_HASH", "0123456789abcdef0123456789abcdef")
+    for name in ("DB_PATH", "TG_SESSION", "TG_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def run_cli(world: World | None, *argv: str | Path) -> tuple[int, str, str]:
+    """`python bot.py ARGV` in this process, its Telegram being `world` (or none)."""
+    from monitor.cli import main
+    from monitor.telegram.sandbox import client_factory
+
+    out, err = io.StringIO(), io.StringIO()
+    factory, clock = (None, None) if world is None else (client_factory(world), world.clock)
+    code = main(list(map(str, argv)), out=out, err=err, client_factory=factory, clock=clock)
+    return code, out.getvalue(), err.getvalue()

@@ -21,7 +21,7 @@ from monitor.telegram.collector import Collector
 from monitor.telegram.sandbox import SandboxClient, SimChannel, SimUser, World, peer_id
 from monitor.text import TextPipeline
 from monitor.watch import add_term
-from tests.conftest import fill
+from tests.conftest import after_pages, fill
 
 
 @pytest.fixture
@@ -146,6 +146,23 @@ async def test_admin_adds_a_channel_and_hears_when_its_history_is_read(
     assert "already" in again
     [removed] = await say(world, bot_client, people["admin"], "/remove @frontline_notes")
     assert removed.startswith("Stopped following")
+
+
+async def test_admin_hears_when_a_channel_vanishes_while_its_history_is_read(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    channel = world.add_channel("Исчезающий канал", "vanishing")
+    fill(world, channel, 250)
+    after_pages(monkeypatch, channel.id, 1, lambda: world.delete_channel(channel))
+    await say(world, bot_client, people["admin"], "/add @vanishing")
+    await bot.wait_for_background()
+    await bot_client.settle()
+    assert world.outbox(people["admin"])[-1].html == (
+        "@vanishing could not be read to the end: Telegram no longer knows the channel "
+        "(deleted?); what was read is kept."
+    )
+    assert await store.post_count() == 100
 
 
 async def archive(store: Store, world: World, collector: Collector, channel: SimChannel) -> None:

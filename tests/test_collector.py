@@ -14,18 +14,7 @@ from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.pacing import Pacer
 from monitor.telegram.sandbox import SandboxClient, World
 from monitor.text import TextPipeline
-from tests.conftest import connect_client, fill, make_collector
-
-
-async def _archive(store: Store, channel_id: int) -> dict[int, tuple[str, bool]]:
-    return {
-        r["message_id"]: (r["text"], r["deleted_at"] is not None)
-        async for r in store.export_posts([channel_id])
-    }
-
-
-def _world_view(world: World, channel_id: int) -> dict[int, str]:
-    return {m.id: m.text for m in world.channels[channel_id].messages.values() if not m.service}
+from tests.conftest import connect_client, fill, make_collector, stored_view, world_view
 
 
 async def test_backfill_reads_all_history_over_many_pages_oldest_first(
@@ -36,8 +25,8 @@ async def test_backfill_reads_all_history_over_many_pages_oldest_first(
     added = await collector.add("@two_majors")
     read = await collector.backfill(added.channel)
     assert read == 1250
-    assert await _archive(store, channel.id) == {
-        i: (t, False) for i, t in _world_view(world, channel.id).items()
+    assert await stored_view(store, channel.id) == {
+        i: (t, False) for i, t in world_view(world, channel.id).items()
     }
     assert world.requests.count("GetHistoryRequest") >= 13
     stored = await store.channel(channel.id)
@@ -126,8 +115,8 @@ async def test_two_hours_down_while_twenty_channels_post_edit_and_delete(
     finally:
         await back.disconnect()
     for channel in channels:
-        archive = await _archive(store, channel.id)
-        alive = {i: (text, False) for i, text in _world_view(world, channel.id).items()}
+        archive = await stored_view(store, channel.id)
+        alive = {i: (text, False) for i, text in world_view(world, channel.id).items()}
         assert {i: v for i, v in archive.items() if not v[1]} == alive
         assert {i for i, (_, deleted) in archive.items() if deleted} == {10, 11}
         assert await store.verify_channel(channel.id, channel.title) is None
@@ -211,7 +200,7 @@ async def test_one_failing_channel_leaves_the_others_running(
     world.make_private(private)
     world.delete_channel(deleted)
     await collector.catch_up()
-    assert len(await _archive(store, healthy.id)) == 10
+    assert len(await stored_view(store, healthy.id)) == 10
     states = {c.id: (c.state, c.last_error) for c in await store.channels()}
     assert states[healthy.id] == ("ok", None)
     assert states[private.id][0] == "inaccessible" and "private" in str(states[private.id][1])
@@ -219,7 +208,7 @@ async def test_one_failing_channel_leaves_the_others_running(
     # Access comes back: the next pass reads it and the state clears.
     world.channels[private.id].private = False
     await collector.catch_up()
-    assert len(await _archive(store, private.id)) == 10
+    assert len(await stored_view(store, private.id)) == 10
     assert (await store.channel(private.id)).state == "ok"  # type: ignore[union-attr]
 
 
@@ -331,7 +320,7 @@ async def test_sweep_marks_deletions_by_id_not_position(
     world.delete(channel, gone)
     deleted = await collector.sweep_deletions()
     assert deleted == len(gone)
-    archive = await _archive(store, channel.id)
+    archive = await stored_view(store, channel.id)
     assert {i for i, (_, d) in archive.items() if d} == gone
     assert len(archive) == 250
     assert await collector.sweep_deletions() == 0  # nothing twice

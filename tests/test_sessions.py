@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import builtins
-import io
 import json
 import stat
 from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.telegram.sandbox import World, client_factory
-from tests.conftest import fill
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TG_API_ID", "12345")
-    monkeypatch.setenv("TG_API_HASH", "0123456789abcdef0123456789abcdef")
-    for name in ("DB_PATH", "TG_SESSION", "TG_BOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
-
-
-def run(world: World, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(
-        list(argv), out=out, err=err, client_factory=client_factory(world), clock=world.clock
-    )  # type: ignore[arg-type]
-    return code, out.getvalue(), err.getvalue()
+from monitor.telegram.sandbox import World
+from tests.conftest import fill, run_cli
 
 
 def answer_prompts(
@@ -54,28 +33,28 @@ def test_login_then_follow_a_channel(
     channel = world.add_channel("Два майора", "two_majors")
     fill(world, channel, 150)
     answer_prompts(monkeypatch, world, world.account.phone or "")
-    code, out, err = run(world, "login")
+    code, out, err = run_cli(world, "login")
     assert code == 0, err
     assert "Signed in as Analyst" in out
     assert (world.account.phone or "") not in out + err  # a phone number is a secret
     session = env / "user.session"
     assert stat.S_IMODE(session.stat().st_mode) == 0o600
 
-    code, out, err = run(world, "channels", "add", "https://t.me/two_majors/7", "--days", "0")
+    code, out, err = run_cli(world, "channels", "add", "https://t.me/two_majors/7", "--days", "0")
     assert code == 0, err
     assert "Following @two_majors" in out and "150 posts stored" in out
-    code, out, _ = run(world, "stats", "--json")
+    code, out, _ = run_cli(world, "stats", "--json")
     [row] = json.loads(out)["channels"]
     assert row["posts"] == 150 and row["health"]["state"] == "ok"
     assert stat.S_IMODE(session.stat().st_mode) == 0o600
 
-    code, out, err = run(world, "channels", "add", "@two_majors", "@nobody_here_at_all")
+    code, out, err = run_cli(world, "channels", "add", "@two_majors", "@nobody_here_at_all")
     assert code == 1
     assert (
         "@two_majors is already followed" in err
         and "No channel is called @nobody_here_at_all" in err
     )
-    code, out, _ = run(world, "channels", "remove", "@two_majors")
+    code, out, _ = run_cli(world, "channels", "remove", "@two_majors")
     assert code == 0 and "archive is kept" in out
 
 
@@ -85,7 +64,7 @@ def test_two_step_password(
 ) -> None:
     world.account.password = "correct horse"
     answer_prompts(monkeypatch, world, world.account.phone or "", password=given)
-    code, out, err = run(world, "login")
+    code, out, err = run_cli(world, "login")
     if works:
         assert code == 0 and "Signed in as Analyst" in out, err
     else:
@@ -97,7 +76,7 @@ def test_wrong_code_is_one_sentence(
     env: Path, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer_prompts(monkeypatch, world, world.account.phone or "", code="00000")
-    code, _, err = run(world, "login")
+    code, _, err = run_cli(world, "login")
     assert code == 1
     assert "sign-in failed" in err and "Traceback" not in err
 
@@ -106,7 +85,7 @@ def test_the_bot_signs_in_with_its_token(
     env: Path, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TG_BOT_TOKEN", world.bot_token)
-    code, out, err = run(world, "login", "--bot")
+    code, out, err = run_cli(world, "login", "--bot")
     assert code == 0, err
     assert "Signed in as @monitor_test_bot" in out
     assert world.bot_token not in out + err
@@ -120,7 +99,7 @@ def test_the_bot_signs_in_with_its_token(
 def test_commands_needing_telegram_refuse_without_a_session(
     env: Path, world: World, command: list[str]
 ) -> None:
-    code, _out, err = run(world, *command)
+    code, _out, err = run_cli(world, *command)
     assert code == 1
     assert "not signed in; run `python bot.py login` first" in err
 
@@ -129,7 +108,7 @@ def test_missing_api_credentials_are_named(
     env: Path, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TG_API_ID")
-    code, _, err = run(world, "run")
+    code, _, err = run_cli(world, "run")
     assert code == 1 and "TG_API_ID and TG_API_HASH are not set" in err
 
 
@@ -140,7 +119,7 @@ def test_a_session_string_from_the_settings_is_used(
 
     world.add_channel("Канал", "string_chan")
     monkeypatch.setenv("TG_SESSION", signed_in_session(world))
-    code, _out, err = run(world, "channels", "add", "@string_chan")
+    code, _out, err = run_cli(world, "channels", "add", "@string_chan")
     assert code == 0, err
     assert not (env / "user.session").exists()
 
@@ -150,7 +129,7 @@ def test_one_session_is_never_used_by_two_processes(env: Path, world: World) -> 
     from monitor.telegram.session import exclusive
 
     with exclusive(load_settings(), "user"):
-        code, _, err = run(world, "run")
+        code, _, err = run_cli(world, "run")
     assert code == 1 and "in use by another running process" in err
 
 
@@ -163,7 +142,7 @@ def test_run_follows_until_sigterm_and_stops_cleanly(
 
     channel = world.add_channel("Канал", "run_chan")
     monkeypatch.setenv("TG_SESSION", signed_in_session(world))
-    assert run(world, "channels", "add", "@run_chan")[0] == 0
+    assert run_cli(world, "channels", "add", "@run_chan")[0] == 0
     fill(world, channel, 350)
     pages = 0
 
@@ -174,14 +153,14 @@ def test_run_follows_until_sigterm_and_stops_cleanly(
             signal.raise_signal(signal.SIGTERM)
 
     world.on_request = stop_after_two_pages
-    code, out, err = run(world, "run")
+    code, out, err = run_cli(world, "run")
     assert code == 0, err
     assert "Following 1 channel(s)" in out and out.rstrip().endswith("Stopped.")
-    code, out, _ = run(world, "stats", "--json")
+    code, out, _ = run_cli(world, "stats", "--json")
     stored = json.loads(out)["channels"][0]["posts"]
     assert 100 <= stored <= 350
     world.on_request = None
-    assert run(world, "verify")[0] == 0
+    assert run_cli(world, "verify")[0] == 0
 
 
 def test_run_starts_the_bot_with_its_token_and_stops_it_cleanly(
@@ -194,7 +173,7 @@ def test_run_starts_the_bot_with_its_token_and_stops_it_cleanly(
     channel = world.add_channel("Канал", "bot_run_chan")
     monkeypatch.setenv("TG_SESSION", signed_in_session(world))
     monkeypatch.setenv("TG_BOT_TOKEN", world.bot_token)
-    assert run(world, "channels", "add", "@bot_run_chan")[0] == 0
+    assert run_cli(world, "channels", "add", "@bot_run_chan")[0] == 0
     fill(world, channel, 350)
     pages = 0
 
@@ -205,7 +184,7 @@ def test_run_starts_the_bot_with_its_token_and_stops_it_cleanly(
             signal.raise_signal(signal.SIGTERM)
 
     world.on_request = stop_after_two_pages
-    code, out, err = run(world, "run")
+    code, out, err = run_cli(world, "run")
     world.on_request = None
     assert code == 0, err
     assert "Following 1 channel(s) and the bot." in out and out.rstrip().endswith("Stopped.")

@@ -8,6 +8,7 @@ nothing else in the project knows the export format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ _CHAT_FIELDS = {
     f"{p}.{key}".lstrip("."): (p, key) for p in _CHAT_PREFIXES for key in ("name", "type", "id")
 }
 _CHAT_STARTS = {p for p in _CHAT_PREFIXES if p}
+# Exports nest about five levels deep (chats, list, a chat, messages, a message, its text).
+MAX_NESTING = 64
 
 # The export's own names for media, mapped to ours; the first key a message has wins.
 _MEDIA_KEYS = (
@@ -81,19 +84,26 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
     builder_prefix = ""
     depth = 0
     saw_messages = False
-    events = ijson.parse(stream, use_float=True)
+    # ijson.parse would give each event its full prefix, building a string as long as the
+    # nesting is deep for every event: a file of 200 KB of brackets took gigabytes. Prefixes
+    # are kept here instead, only outside messages, and nesting is capped.
+    path: list[str] = []
+    events = ijson.basic_parse(_WholeCharacters(stream), use_float=True)
     first = None
     try:
         first = next(events, None)
-        if first is None or first[1] != "start_map":
+        if first is None or first[0] != "start_map":
             raise ExportFormatError(
                 "it is not a Telegram Desktop export (no JSON object at the top)"
             )
-        for prefix, event, value in events:
+        path.append("")
+        for event, value in events:
             if builder is not None:
                 builder.event(event, value)
                 if event in ("start_map", "start_array"):
                     depth += 1
+                    if depth > MAX_NESTING:
+                        raise _too_deep()
                 elif event in ("end_map", "end_array"):
                     depth -= 1
                     if depth == 0:
@@ -101,7 +111,19 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
                         yield chat, builder.value
                         builder = None
                 continue
+            if event == "map_key":
+                path[-1] = value
+                continue
+            if event in ("end_map", "end_array"):
+                path.pop()
+                continue
+            prefix = ".".join(path)
+            if event in ("start_map", "start_array"):
+                if len(path) >= MAX_NESTING:
+                    raise _too_deep()
+                path.append("item" if event == "start_array" else "")
             if event == "start_map" and prefix in _MESSAGE_PREFIXES:
+                path.pop()  # the message's own end_map goes to the builder
                 saw_messages = True
                 builder_prefix = _MESSAGE_PREFIXES[prefix]
                 builder = ijson.ObjectBuilder()
@@ -120,6 +142,10 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
             raise ExportFormatError(
                 "the file ends in the middle of the JSON (truncated?)"
             ) from None
+        if "overflow" in detail:  # the parser reads numbers as 64-bit integers or doubles
+            raise ExportFormatError(
+                "it holds a number too large for 64 bits, which no export does"
+            ) from None
         raise ExportFormatError(f"it is not valid JSON ({detail})") from None
     except UnicodeDecodeError as error:
         raise ExportFormatError(
@@ -127,6 +153,55 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
         ) from None
     if not saw_messages and not drafts[""].id and "chats.list.item" not in drafts:
         raise ExportFormatError("it is not a Telegram Desktop export (it has no 'messages' list)")
+
+
+# Escaped halves of UTF-16 surrogate pairs, and escaped backslashes (after which a "u" is
+# text, not an escape). The longest match is a pair: 12 bytes.
+_SURROGATE_ESCAPES = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+_LONGEST_ESCAPE = 12
+
+
+def _whole(match: re.Match[bytes]) -> bytes:
+    return match[0] if len(match[0]) != 6 else rb"\ufffd"
+
+
+class _WholeCharacters:
+    """The export's bytes with each escaped lone half of a surrogate pair written as U+FFFD.
+    Such an escape is valid JSON (a cut emoji), but the C parser turns a lone low half into
+    bytes no UTF-8 decoder takes, which stopped the import there."""
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for nothing first, to learn the type read() returns
+            return b""
+        while True:
+            chunk = self._stream.read(size)
+            data, self._held = self._held + chunk, b""
+            if not chunk:  # the end: nothing more can complete a pair
+                return _SURROGATE_ESCAPES.sub(_whole, data)
+            # Hold back what a match may still grow into, so no escape is split.
+            cut, done, out = max(len(data) - _LONGEST_ESCAPE, 0), 0, bytearray()
+            for match in _SURROGATE_ESCAPES.finditer(data):
+                if match.end() > cut:
+                    cut = min(cut, match.start())
+                    break
+                out += data[done : match.start()] + _whole(match)
+                done = match.end()
+            out += data[done:cut]
+            self._held = data[cut:]
+            if out:
+                return bytes(out)
+
+
+def _too_deep() -> ExportFormatError:
+    return ExportFormatError(
+        f"it nests values more than {MAX_NESTING} levels deep, which no export does"
+    )
 
 
 def _set_chat_field(draft: _ChatDraft, key: str, value: Any) -> None:
@@ -159,7 +234,7 @@ def _int(raw: dict[str, Any], key: str, required: bool = False) -> int | None:
         if required:
             raise MessageError(f"'{key}' is missing")
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value)
     number = _whole_number(value)
     if number is None:
@@ -168,6 +243,9 @@ def _int(raw: dict[str, Any], key: str, required: bool = False) -> int | None:
 
 
 _SQLITE_INTEGER = range(-(2**63), 2**63)
+# A number written as text: ASCII digits only ("²" and "١" pass str.isdigit but not int()),
+# and few enough that int() takes them (it refuses over 4,300).
+_DIGITS = re.compile(r"-?[0-9]{1,20}")
 
 
 def _whole_number(value: Any) -> int | None:
@@ -241,6 +319,10 @@ def _media_type(raw: dict[str, Any]) -> str | None:
     return None
 
 
+# Telegram counts reactions in a 32-bit int (ReactionCount.count).
+_REACTION_COUNT = range(-(2**31), 2**31)
+
+
 def _reactions(raw: dict[str, Any]) -> dict[str, int] | None:
     items = raw.get("reactions")
     if items is None:
@@ -252,6 +334,8 @@ def _reactions(raw: dict[str, Any]) -> dict[str, int] | None:
         if not isinstance(item, dict):
             raise MessageError(f"a reaction should be an object, got {_preview(item)}")
         count = _int(item, "count", required=True) or 0
+        if count not in _REACTION_COUNT:  # the counts are summed into one stored integer
+            raise MessageError(f"a reaction count should fit in 32 bits, got {count}")
         kind = item.get("type")
         if kind == "emoji":
             key = str(item.get("emoji", "?"))
@@ -275,11 +359,14 @@ def _peer_id(raw: dict[str, Any], key: str) -> int | None:
     if not isinstance(value, str):
         return None
     digits = value.lstrip("abcdefghijklmnopqrstuvwxyz")
-    return int(digits) if digits.isdigit() else None
+    return _whole_number(int(digits)) if _DIGITS.fullmatch(digits) else None
 
 
 def message_id_of(raw: Any) -> Any:
-    return raw.get("id") if isinstance(raw, dict) else None
+    """The message's id as a problem report names it: as written when it is a number, else
+    quoted and shortened (it may be a page of junk)."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value if value is None or type(value) is int else _preview(value)
 
 
 def to_post(channel_id: int, raw: Any) -> Post | None:

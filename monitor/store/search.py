@@ -53,12 +53,9 @@ class SearchMixin(StoreBase):
             if channel_ids:
                 # The rows a channel filter admits lie between these ids (one run per
                 # channel, for an import), and FTS5 reads only that stretch of the index.
-                lowest, highest = (
-                    await self._db.execute_fetchall(
-                        f"SELECT min(id), max(id) FROM posts p WHERE {' AND '.join(filters)}",
-                        values,
-                    )
-                )[0]
+                [(lowest, highest)] = await self._db.execute_fetchall(
+                    f"SELECT min(id), max(id) FROM posts p WHERE {' AND '.join(filters)}", values
+                )
                 if lowest is None:
                     return []
                 clauses.append("posts_fts.rowid BETWEEN ? AND ?")
