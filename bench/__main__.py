@@ -27,6 +27,7 @@ from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
 from monitor.config import Settings
 from monitor.digest import build_digest
 from monitor.importers.service import BATCH_SIZE
+from monitor.ingest import default_workers
 from monitor.search.service import search
 from monitor.sentiment.service import load_scorer
 from monitor.store import Store
@@ -279,7 +280,7 @@ def main() -> None:
         "pipeline_to_floor": round(pipeline_rate / floor_rate, 3),
         "import_peak_rss_mb": round(imported["peak_rss_mb"], 1),
         "import_worker_peak_rss_mb": round(imported["worker_peak_rss_mb"], 1),
-        "import_workers": os.cpu_count(),
+        "import_workers": default_workers(),
         "search": latency,
         "backfill": backfill,
         "live": live,
@@ -295,7 +296,7 @@ def main() -> None:
         ("pipeline / floor", f"{pipeline_rate / floor_rate:.3f}"),
         ("our schema, rows already prepared (posts/s)", f"{schema_posts / schema_seconds:,.0f}"),
         ("import peak memory, main process (MB)", f"{imported['peak_rss_mb']:.1f}"),
-        (f"import peak memory, each of {os.cpu_count()} workers (MB)",
+        (f"import peak memory, each of {default_workers()} workers (MB)",
          f"{imported['worker_peak_rss_mb']:.1f}"),
         ("digest of one day, first / repeat (s)", f"{digest_first:.2f} / {digest_again:.2f}"),
         *((f"search {name} p50 / p95 (ms)", f"{figures['p50_ms']:.2f} / {figures['p95_ms']:.2f}")

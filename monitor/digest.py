@@ -313,17 +313,18 @@ def _term_scores(
 ) -> dict[int, list[tuple[int, float]]]:
     """Per term: (channel, how the post speaks of the term) for the posts mentioning it."""
     scores: dict[int, list[tuple[int, float]]] = {term.id: [] for term in terms}
+    padded_patterns = [(term, [(f" {p} ", p.split()) for p in term.patterns]) for term in terms]
     for post in posts:
         padded = f" {post.lemmas} "
         lemmas: list[str] | None = None
-        for term in terms:
+        for term, patterns in padded_patterns:
             if term.channel_id not in (None, post.channel_id):
                 continue
-            pattern = next((p for p in term.patterns if f" {p} " in padded), None)
-            if pattern is not None:
+            target = next((words for p, words in patterns if p in padded), None)
+            if target is not None:
                 lemmas = lemmas or post.lemmas.split()
                 # Only the words around the term count, not the whole post's tone.
-                result = scorer.score_lemmas(lemmas, post.text, pattern.split())
+                result = scorer.score_lemmas(lemmas, post.text, target)
                 scores[term.id].append((post.channel_id, result.score))
     return scores
 

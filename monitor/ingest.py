@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +57,12 @@ def _derive_batch(
         lemmas, sentiment = _derive(text, pipeline, scorer)
         derived.append((lemmas, sentiment, mentioned_terms(lemmas, patterns)))
     return derived
+
+
+def default_workers() -> int:
+    """One core fewer than there are: the last is the importing process's own, which parses
+    and writes (on two cores a second worker made the import slower)."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class PreparePool:

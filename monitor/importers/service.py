@@ -7,7 +7,6 @@ Each batch is one transaction, and storing is idempotent, so an import stopped a
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
@@ -25,7 +24,7 @@ from monitor.importers.tdesktop import (
     read_export,
     to_post,
 )
-from monitor.ingest import Analysis, PreparePool, prepare
+from monitor.ingest import Analysis, PreparePool, default_workers, prepare
 from monitor.models import ChannelInfo, Post, PreparedPost, StoreCounts
 from monitor.sentiment.scorer import Scorer
 from monitor.store import Store
@@ -241,14 +240,14 @@ async def import_exports(
 ) -> ImportReport:
     """Import the exports at `paths`. With `parallel` (what `scorer` is, for the workers),
     exports of PARALLEL_FROM_BYTES or more are prepared by `processes` worker processes
-    (default: one per core)."""
+    (default: `default_workers`)."""
     report = ImportReport()
     files = find_exports(paths, report)
     total_bytes = sum(path.stat().st_size for path in files)
     done_bytes = 0
     pool = None
     if parallel is not None and total_bytes >= PARALLEL_FROM_BYTES:
-        pool = PreparePool(processes or os.cpu_count() or 1, parallel)
+        pool = PreparePool(processes or default_workers(), parallel)
     writer = _Writer(store, report, pool)
 
     def progress(position: int, waiting: int) -> None:
