@@ -6,6 +6,7 @@ the value it got, so a typo in `.env` is fixed in one look.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+
+from monitor.quoting import quoted
 
 T = TypeVar("T")
 
@@ -55,13 +58,15 @@ class Settings:
         return self if path is None else replace(self, db_path=Path(path))
 
 
-def _integer(name: str, raw: str, minimum: int | None = None) -> int:
+def _integer(name: str, raw: str, minimum: int | None = None, maximum: int | None = None) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {quoted(raw)}") from None
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        raise ConfigError(f"{name} must be at least {minimum}, got {quoted(raw)}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum:,}, got {quoted(raw)}")
     return value
 
 
@@ -69,15 +74,36 @@ def _positive_id(name: str, raw: str) -> int:
     return _integer(name, raw, minimum=1)
 
 
+# Bounds past which a value cannot be used: Telegram sends the api_id as a 32-bit integer,
+# and intervals are added to dates (a year already means "practically never").
+API_ID_MAX = 2**31 - 1
+MINUTES_IN_A_YEAR = 525_600
+HOURS_IN_A_YEAR = 8_760
+
+
 def _timezone(name: str, raw: str) -> str:
     zone = raw.strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not is_time_zone(zone):
         raise ConfigError(
-            f"{name} must be an IANA time zone such as Europe/Berlin, got {raw!r}"
-        ) from None
+            f"{name} must be an IANA time zone such as Europe/Berlin, got {quoted(raw)}"
+        )
     return zone
+
+
+# IANA names: ASCII words joined by "/", the longest 32 characters. Anything else is refused
+# before ZoneInfo, which imports a module per dot (600 dots exhaust the recursion limit).
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+){0,3}")
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone. Shared with the bot's /subscribe."""
+    if len(name) > 64 or not _ZONE_NAME.fullmatch(name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("Europe"), or
+        return False  # a name longer than a file name may be
+    return True
 
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -92,7 +118,7 @@ def parse_clock(raw: str) -> time | None:
 def _clock(name: str, raw: str) -> time:
     parsed = parse_clock(raw)
     if parsed is None:
-        raise ConfigError(f"{name} must be a time of day as HH:MM, got {raw!r}")
+        raise ConfigError(f"{name} must be a time of day as HH:MM, got {quoted(raw)}")
     return parsed
 
 
@@ -107,15 +133,19 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
         for option in options:
             if value.lower() == option.lower():
                 return option
-        raise ConfigError(f"{name} must be one of {', '.join(options)}, got {raw!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(options)}, got {quoted(raw)}")
 
     return parse
 
 
 def _existing_path(name: str, raw: str) -> Path:
     path = _path(name, raw)
-    if not path.exists():
-        raise ConfigError(f"{name} points to {raw!r}, which does not exist")
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise ConfigError(f"{name} cannot be used: {error.strerror} ({quoted(raw)})") from None
+    if not exists:
+        raise ConfigError(f"{name} points to {quoted(raw)}, which does not exist")
     return path
 
 
@@ -125,11 +155,13 @@ def _text(name: str, raw: str) -> str:
 
 def _path(name: str, raw: str) -> Path:
     if "\x00" in raw:
-        raise ConfigError(f"{name} must be a file path, got {raw!r}")
+        raise ConfigError(f"{name} must be a file path, got {quoted(raw)}")
     try:
         return Path(raw.strip()).expanduser()
     except RuntimeError:  # ~user of a user this machine does not have
-        raise ConfigError(f"{name} names a home folder that does not exist: {raw!r}") from None
+        raise ConfigError(
+            f"{name} names a home folder that does not exist: {quoted(raw)}"
+        ) from None
 
 
 def load_settings(
@@ -142,7 +174,7 @@ def load_settings(
     """
     merged: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
-        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        merged.update(_dotenv(Path(dotenv_path)))
     merged.update(os.environ if environ is None else environ)
 
     values: dict[str, object] = {}
@@ -156,18 +188,20 @@ def load_settings(
     take("DB_PATH", "db_path", _path)
     if "db_path" not in values:
         values["db_path"] = Path(values.get("data_dir", Settings.data_dir)) / "monitor.db"  # type: ignore[arg-type]
-    take("TG_API_ID", "api_id", _positive_id)
+    take("TG_API_ID", "api_id", lambda n, r: _integer(n, r, minimum=1, maximum=API_ID_MAX))
     take("TG_API_HASH", "api_hash", _api_hash)
     take("TG_BOT_TOKEN", "bot_token", _bot_token)
     take("TG_SESSION", "session_string", _text)
     take("BACKFILL_DAYS", "backfill_days", lambda n, r: _integer(n, r, minimum=0))
-    take("CATCHUP_MINUTES", "catchup_minutes", lambda n, r: _integer(n, r, minimum=1))
+    take("CATCHUP_MINUTES", "catchup_minutes",
+         lambda n, r: _integer(n, r, minimum=1, maximum=MINUTES_IN_A_YEAR))  # fmt: skip
     take("TIMEZONE", "timezone", _timezone)
     take("DIGEST_TIME", "digest_time", _clock)
     take("ADMIN_IDS", "admin_ids", _id_list)
     take("ACCESS", "access", _choice(ACCESS_MODES))
     take("COMMANDS_PER_MINUTE", "commands_per_minute", lambda n, r: _integer(n, r, minimum=1))
-    take("ALERT_COOLDOWN_HOURS", "alert_cooldown_hours", lambda n, r: _integer(n, r, minimum=0))
+    take("ALERT_COOLDOWN_HOURS", "alert_cooldown_hours",
+         lambda n, r: _integer(n, r, minimum=0, maximum=HOURS_IN_A_YEAR))  # fmt: skip
     take("ALERTS_PER_HOUR", "alerts_per_hour", lambda n, r: _integer(n, r, minimum=1))
     take("QUIET_HOURS", "quiet_hours", _quiet_hours)
     take("LOG_LEVEL", "log_level", _choice(LOG_LEVELS))
@@ -176,13 +210,27 @@ def load_settings(
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def _dotenv(path: Path) -> dict[str, str]:
+    """The variables a .env file sets. Read here, not by python-dotenv, whose decoding error
+    would surface as a traceback."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8"
+        ) from None
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
 def _quiet_hours(name: str, raw: str) -> tuple[time, time] | None:
     if raw.strip().lower() == "none":
         return None
     start, _, end = raw.partition("-")
     first, last = parse_clock(start), parse_clock(end)
     if first is None or last is None or first == last:
-        raise ConfigError(f"{name} must be two times as HH:MM-HH:MM (or none), got {raw!r}")
+        raise ConfigError(f"{name} must be two times as HH:MM-HH:MM (or none), got {quoted(raw)}")
     return first, last
 
 

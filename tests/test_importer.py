@@ -238,6 +238,19 @@ async def test_a_bad_message_is_reported_and_the_rest_imported(
     assert sorted(m for _, m in await _texts(store)) == [1, 2, 4, 5]
 
 
+async def test_an_entry_that_is_no_message_object_is_reported_where_it_lies(
+    store: Store, pipeline: TextPipeline, clock: Clock, write_export: WriteExport
+) -> None:
+    messages: list[Any] = [export_message(1, "первый"), None, 7, [{"id": 9}], "текст"]
+    messages.append(export_message(2, "второй"))
+    report = await _import(store, pipeline, clock, write_export(channel_export(messages)))
+    assert [p.reason for p in report.problems] == [
+        f"a message should be an object, got {shown} (the entry after message 1)"
+        for shown in ("null", "7", '[{"id": 9}]', '"текст"')
+    ]
+    assert sorted(m for _, m in await _texts(store)) == [1, 2]
+
+
 async def test_a_missing_path_is_reported(
     store: Store, pipeline: TextPipeline, clock: Clock, tmp_path: Path
 ) -> None:

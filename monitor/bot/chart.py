@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 from matplotlib import dates as mdates
 
 TOP_CHANNELS = 5
+# A term is shown cut past this: a chart's caption holds 1,024 characters, and /trend takes
+# a thousand.
+TERM_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,15 @@ def build_trend(term: str, days: list[date], rows: list[TrendDay]) -> Trend:
     return Trend(term, days, {c: counts[c] for c in ranked[:TOP_CHANNELS]}, others, sentiment)
 
 
+def shown_term(term: str) -> str:
+    return term if len(term) <= TERM_CHARS else term[: TERM_CHARS - 1] + "…"
+
+
 def summary(trend: Trend) -> str:
     """One line: how many posts, the busiest day, and where the tone went."""
+    term = shown_term(trend.term)
     if not trend.total:
-        return f"No posts mention {trend.term} in these {len(trend.days)} days."
+        return f"No posts mention {term} in these {len(trend.days)} days."
     daily = [
         sum(series[i] for series in trend.by_channel.values()) + trend.others[i]
         for i in range(len(trend.days))
@@ -77,7 +85,7 @@ def summary(trend: Trend) -> str:
         before, after = sum(scores[:half]) / half, sum(scores[half:]) / (len(scores) - half)
         tone = f"; tone {before:+.2f} → {after:+.2f} (first half → second half)"
     return (
-        f"{trend.term}: {trend.total:,} posts in {len(trend.days)} days, "
+        f"{term}: {trend.total:,} posts in {len(trend.days)} days, "
         f"most on {trend.days[peak].isoformat()} ({daily[peak]:,}){tone}."
     )
 
@@ -92,7 +100,7 @@ def render_png(trend: Trend) -> bytes:
             posts_axis.plot(x, trend.others, color="grey", linestyle=":", label="others")
         posts_axis.xaxis_date()
         posts_axis.set_ylabel("posts a day")
-        posts_axis.set_title(f"{trend.term}: mentions and tone")
+        posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
         tone_axis = posts_axis.twinx()
         tone_axis.plot(
             x,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from telethon import Button, TelegramClient, errors, events
 
@@ -30,9 +31,10 @@ from monitor.bot.policy import (
     may_use,
 )
 from monitor.clock import Clock
-from monitor.config import Settings, parse_clock
+from monitor.config import Settings, is_time_zone, parse_clock
 from monitor.digest import alert_findings, build_digest
 from monitor.health import health_by_channel
+from monitor.quoting import quoted
 from monitor.search.query import QueryError
 from monitor.search.service import search
 from monitor.sentiment.scorer import Scorer
@@ -57,6 +59,16 @@ CHAT_GONE = (
     errors.UserDeactivatedError,
     errors.ChannelInvalidError,
 )
+
+
+# Numbers in commands and button data: ASCII digits ("²" and "١" pass str.isdigit, but
+# int() refuses "²"), and what SQLite stores as an integer.
+_DIGITS = re.compile(r"[0-9]+")
+_SQLITE_MAX = 2**63 - 1
+
+
+def _number(text: str) -> int | None:
+    return int(text) if _DIGITS.fullmatch(text) else None
 
 
 class Refusal(Exception):
@@ -235,17 +247,23 @@ class BotService:
     async def on_callback(self, event: events.CallbackQuery.Event) -> None:
         """Search paging buttons: `p:<saved search id>:<page>`."""
         parts = (event.data or b"").decode("ascii", "replace").split(":")
-        if not (len(parts) == 3 and parts[0] == "p" and parts[1].isdigit() and parts[2].isdigit()):
+        search_id, page = (
+            (_number(parts[1]), _number(parts[2])) if len(parts) == 3 else (None, None)
+        )
+        if (
+            parts[0] != "p" or search_id is None or page is None
+            or search_id > _SQLITE_MAX or page * PER_PAGE > _SQLITE_MAX
+        ):  # fmt: skip
             await event.answer("This button is no longer valid.")
             return
         if not await self._may_use(event.sender_id):
             await event.answer("Sorry, this bot is private.")
             return
-        saved = await self.store.saved_search(int(parts[1]))
+        saved = await self.store.saved_search(search_id)
         if saved is None or saved[0] != event.chat_id:
             await event.answer("This search has expired; send /search again.")
             return
-        text, buttons = await self._search_page(int(parts[1]), saved[2], int(parts[2]))
+        text, buttons = await self._search_page(search_id, saved[2], page)
         await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
         await event.answer()
 
@@ -303,8 +321,9 @@ class BotService:
     async def cmd_trend(self, event: events.NewMessage.Event, command: Command) -> None:
         words = command.words()
         days = TREND_DAYS
-        if len(words) > 1 and words[-1].isdigit():
-            days = int(words.pop())
+        if len(words) > 1 and (number := _number(words[-1])) is not None:
+            days = number
+            words.pop()
             if not 1 <= days <= MAX_TREND_DAYS:
                 raise Refusal(f"DAYS goes from 1 to {MAX_TREND_DAYS}.")
         term = " ".join(words)
@@ -348,12 +367,10 @@ class BotService:
             if clock is not None:
                 at = clock
                 continue
-            try:
-                ZoneInfo(word)
-            except (ZoneInfoNotFoundError, ValueError):
+            if not is_time_zone(word):
                 raise Refusal(
-                    f"{word!r} is neither a time (HH:MM) nor a time zone such as Europe/Berlin."
-                ) from None
+                    f"{quoted(word)} is neither a time (HH:MM) nor a time zone such as Europe/Berlin."
+                )
             zone_name = word
         current = await self.store.subscription(event.chat_id)
         await self.store.save_subscription(
@@ -411,9 +428,9 @@ class BotService:
 
     async def cmd_add(self, event: events.NewMessage.Event, command: Command) -> None:
         words = command.words()
-        if not words or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
+        days = _number(words[1]) if len(words) == 2 else None
+        if not words or len(words) > 2 or (len(words) == 2 and days is None):
             raise Refusal("Say /add REF [DAYS], e.g. /add @rybar 30")
-        days = int(words[1]) if len(words) == 2 else None
         collector = self._collector()
         try:
             added = await collector.add(words[0], days)
@@ -493,11 +510,12 @@ class BotService:
         await self._answer(event, "\n".join(lines))
 
     async def _user_id_argument(self, command: Command, verb: str) -> int:
-        if not command.text.isdigit() or not 0 < int(command.text) < 2**63:
+        user_id = _number(command.text)
+        if user_id is None or not 0 < user_id <= _SQLITE_MAX:
             raise Refusal(
                 f"Say /{verb} USER_ID with the numeric Telegram id, e.g. /{verb} 123456789"
             )
-        return int(command.text)
+        return user_id
 
     async def cmd_allow(self, event: events.NewMessage.Event, command: Command) -> None:
         user_id = await self._user_id_argument(command, "allow")

@@ -189,7 +189,7 @@ async def _import_file(run: _Run, path: Path) -> None:
                         run.other_chats.add(chat.id)
                         report.skipped_chats += 1
                     continue
-                last_id = message_id_of(raw)
+                this_id = message_id_of(raw)
                 if chat_now is None or chat_now.id != chat.id:
                     await flush()
                     if run.username and run.imported and chat.id not in run.imported:
@@ -204,8 +204,13 @@ async def _import_file(run: _Run, path: Path) -> None:
                 try:
                     post = to_post(chat.id, raw)
                 except MessageError as error:
-                    report.problems.append(ImportProblem(path, str(error), last_id))
+                    reason = str(error)
+                    if this_id is None and last_id is not None:  # say where the entry is
+                        reason += f" (the entry after message {last_id})"
+                    report.problems.append(ImportProblem(path, reason, this_id))
                     continue
+                finally:
+                    last_id = last_id if this_id is None else this_id
                 if post is None:
                     report.skipped_service += 1
                     continue

@@ -8,6 +8,7 @@ nothing else in the project knows the export format.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class _ChatDraft:
         return ExportChat(self.id, self.name or str(self.id), self.type or "unknown")
 
 
-def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]:
+def read_export(stream: Readable) -> Iterator[tuple[ExportChat, Any]]:
     """Yield (chat, raw message) in file order. ExportFormatError when the file is no export
     or ends early; messages yielded before that stay valid."""
     drafts: dict[str, _ChatDraft] = {"": _ChatDraft()}
@@ -122,9 +123,14 @@ def read_export(stream: Readable) -> Iterator[tuple[ExportChat, dict[str, Any]]]
                 if len(path) >= MAX_NESTING:
                     raise _too_deep()
                 path.append("item" if event == "start_array" else "")
-            if event == "start_map" and prefix in _MESSAGE_PREFIXES:
-                path.pop()  # the message's own end_map goes to the builder
+            if prefix in _MESSAGE_PREFIXES:
+                # Every entry of a messages list is handed on, whatever it is: one that is
+                # not an object (null, a number, a list) is then reported, not skipped.
                 saw_messages = True
+                if event not in ("start_map", "start_array"):
+                    yield drafts[_MESSAGE_PREFIXES[prefix]].chat(), value
+                    continue
+                path.pop()  # the entry's own end goes to the builder
                 builder_prefix = _MESSAGE_PREFIXES[prefix]
                 builder = ijson.ObjectBuilder()
                 builder.event(event, value)
@@ -259,7 +265,10 @@ def _whole_number(value: Any) -> int | None:
 
 
 def _preview(value: Any) -> str:
-    text = repr(value)
+    """The value as the file writes it (null, true, "text"), shortened; a lone surrogate
+    escaped, so the sentence can be printed."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 40 else text[:37] + "..."
 
 

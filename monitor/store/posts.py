@@ -90,6 +90,13 @@ class PostsMixin(StoreBase):
             updates: list[tuple[Any, ...]] = []
             metric_updates: list[tuple[Any, ...]] = []
             revisions: list[tuple[Any, ...]] = []
+            versions: set[tuple[int, str, str | None]] = set()  # revisions of this batch
+
+            async def known_version(message_id: int, text: str, edit: str | None) -> bool:
+                return (message_id, text, edit) in versions or await self._has_revision(
+                    channel_id, message_id, text, edit
+                )
+
             for item in items:
                 post = item.post
                 date, edit = to_db(post.date), to_db(post.edit_date)
@@ -103,6 +110,13 @@ class PostsMixin(StoreBase):
                         metric_updates.append(_metric_row(item, seen))
                     unchanged += 1
                     continue
+                elif edit == current.edit_date and await known_version(
+                    post.message_id, post.text, edit
+                ):
+                    # Two texts under one edit date cannot be ordered: a version the history
+                    # holds already is not made current again (a file with both, imported twice).
+                    unchanged += 1
+                    continue
                 elif _sort_key(edit) >= _sort_key(current.edit_date):
                     updates.append(
                         (post.text, edit, _json(post.entities),
@@ -111,10 +125,11 @@ class PostsMixin(StoreBase):
                     edited_terms[post.message_id] = terms_of(item)
                     if _has_metrics(item):
                         metric_updates.append(_metric_row(item, seen))
-                elif await self._has_revision(channel_id, post.message_id, post.text, edit):
+                elif await known_version(post.message_id, post.text, edit):
                     unchanged += 1
                     continue
                 prev, base_date = head, current.date if current else date
+                versions.add((post.message_id, post.text, edit))
                 head = revision_hash(prev, channel_id, post.message_id, base_date, post.text, edit)
                 revisions.append(
                     (channel_id, post.message_id, base_date, post.text, edit, seen, prev, head)

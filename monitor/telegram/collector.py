@@ -70,6 +70,15 @@ def _state_of(error: Exception) -> tuple[str, str]:
     return "ok", f"{type(error).__name__}: {error}"
 
 
+def history_start(now: datetime, days: int) -> datetime | None:
+    """Where reading `days` of history starts; None (all of it) for 0, or for more days than
+    the calendar holds before now (`/add @x 99999999`)."""
+    try:
+        return now - timedelta(days=days) if days else None
+    except OverflowError:
+        return None
+
+
 class Collector:
     def __init__(
         self,
@@ -165,10 +174,10 @@ class Collector:
             raise ChannelError(
                 f"{ref_text} is private: the account needs an invite link first."
             ) from None
-        days = self.backfill_days if days is None else days
         now = self.clock.now()
+        since = history_start(now, self.backfill_days if days is None else days)
         await self.store.save_channel(info, self.added_by, now)
-        await self.store.follow_channel(info.id, now - timedelta(days=days) if days else None, now)
+        await self.store.follow_channel(info.id, since, now)
         channel = await self.store.channel(info.id)
         assert channel is not None
         self._following[channel.id] = channel
