@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -81,15 +82,25 @@ class _Reader:
         }
 
 
-_CampaignRow = tuple[int, int, datetime, str, bool]
+_PeriodRow = tuple[int, int, datetime, str, bool]
 
 
-def _campaigns_of(rows: list[_CampaignRow]) -> list[Campaign]:
-    """find_campaigns over compact rows (lemmas as one string: cheap to send to a worker)."""
-    return find_campaigns(
-        [CampaignPost(channel, message, date, lemmas.split(), forwarded)
-         for channel, message, date, lemmas, forwarded in rows]
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _PeriodTexts:
+    """What the period's texts alone yield: its campaigns and its terms' post counts."""
+
+    campaigns: list[Campaign]
+    terms: Counter[str]
+    posts: int
+
+
+def _read_texts(rows: list[_PeriodRow]) -> _PeriodTexts:
+    """The text detectors over compact rows (lemmas as one string: cheap to send to a
+    worker)."""
+    posts = [CampaignPost(channel, message, date, lemmas.split(), forwarded)
+             for channel, message, date, lemmas, forwarded in rows]  # fmt: skip
+    terms, total = document_frequencies(post.lemmas for post in posts)
+    return _PeriodTexts(find_campaigns(posts), terms, total)
 
 
 async def build_digest(
@@ -112,17 +123,19 @@ async def build_digest(
         period = [post async for post in store.period_posts(since, until)]
         rows = [(p.channel_id, p.message_id, p.date, p.lemmas, p.forwarded) for p in period]
         if pool is None:
-            campaigns = loop.create_future()
-            campaigns.set_result(_campaigns_of(rows))
+            texts = loop.create_future()
+            texts.set_result(_read_texts(rows))
         else:
-            campaigns = loop.run_in_executor(pool, _campaigns_of, rows)
-        return await _assemble(store, scorer, since, until, now, baseline_days, period, campaigns)
+            texts = loop.run_in_executor(pool, _read_texts, rows)
+        return await _assemble(store, scorer, since, until, now, baseline_days, period, texts)
 
 
 async def _assemble(
     store: Store, scorer: Scorer, since: datetime, until: datetime, now: datetime,
-    baseline_days: int, period: list[PeriodPost], campaign_search: asyncio.Future[list[Campaign]],
+    baseline_days: int, period: list[PeriodPost], period_texts: asyncio.Future[_PeriodTexts],
 ) -> dict[str, Any]:  # fmt: skip
+    """Everything but the period's text detectors, which may be running in a worker: their
+    result is awaited last."""
     reader = _Reader({c.id: c for c in await store.channels()})
     baseline_since = since - timedelta(days=baseline_days)
     baseline_counts = await store.posts_per_channel(baseline_since, since)
@@ -150,9 +163,7 @@ async def _assemble(
         for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
     ]
 
-    period_terms, period_total = document_frequencies(p.lemmas.split() for p in period)
     baseline_terms, sampled = document_frequencies(s.split() for s in sample)
-    emerging = emerging_terms(period_terms, period_total, baseline_terms, sampled)
 
     baseline_sentiments = await store.sentiments_by_channel(
         baseline_since, since, SHIFT_SAMPLE, baseline_counts
@@ -168,7 +179,9 @@ async def _assemble(
     health = await health_by_channel(store, now)
     spikes = await _spikes(store, reader, terms, since, until)
     shifts = _shifts(reader, scorer, terms, period, baseline_sentiments, term_baselines)
-    campaigns = await campaign_search
+    found = await period_texts
+    emerging = emerging_terms(found.terms, found.posts, baseline_terms, sampled)
+    campaigns = found.campaigns
     scale = baseline_total / sampled if sampled else 1.0
 
     return {

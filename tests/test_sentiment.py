@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from monitor.cli import main
 from monitor.config import Settings
 from monitor.sentiment.lexicon import LexiconError, build_lexicon, builtin_entries, parse_entries
-from monitor.sentiment.scorer import LexiconScorer
+from monitor.sentiment.scorer import LexiconScorer, _occurrences
 from monitor.sentiment.service import SentimentSetupError, load_scorer
 from monitor.text import TextPipeline
 from tests.test_cli import SAMPLE
@@ -176,3 +176,19 @@ def test_posts_are_scored_when_stored_and_rescored(
     _, out, _ = run("export", "--format", "jsonl", "--db", db)
     after = {r["message_id"]: r["sentiment"] for r in map(json.loads, out.splitlines())}
     assert after[101] > scores[101]  # "Сводка с фронта" now counts as positive
+
+
+@given(
+    lemmas=st.lists(st.sampled_from(["трамп", "мир", "не", "x"]), max_size=30),
+    wanted=st.lists(st.sampled_from(["трамп", "мир", "x"]), max_size=3),
+    as_tuple=st.booleans(),
+)
+def test_occurrences_are_every_start_of_the_target(
+    lemmas: list[str], wanted: list[str], as_tuple: bool
+) -> None:
+    expected = [
+        i
+        for i in range(len(lemmas) - len(wanted) + 1)
+        if wanted and lemmas[i : i + len(wanted)] == wanted
+    ]
+    assert _occurrences(tuple(lemmas) if as_tuple else lemmas, wanted) == expected

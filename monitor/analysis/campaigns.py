@@ -11,9 +11,9 @@ pass over the shingles instead of one per slot.
 
 from __future__ import annotations
 
-import functools
+import itertools
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,14 +52,23 @@ class Campaign:
         return self.posts[-1].date
 
 
-@functools.lru_cache(maxsize=200_000)
-def _word_code(word: str) -> int:
-    return zlib.crc32(word.encode())
+class _WordCodes(dict[str, int]):
+    """Each word's CRC-32, computed once (a dict lookup costs less than a cached call)."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= _MAX_CODES:
+            self.clear()
+        code = self[word] = zlib.crc32(word.encode())
+        return code
+
+
+_MAX_CODES = 200_000
+_word_codes = _WordCodes()
 
 
 def shingles(lemmas: Sequence[str]) -> frozenset[int]:
     """Hashes of the post's lemma 3-grams (hashtags and mentions left out)."""
-    codes = list(map(_word_code, [w for w in lemmas if w[0] not in "#@"]))
+    codes = list(map(_word_codes.__getitem__, [w for w in lemmas if w[0] not in "#@"]))
     # Words by CRC-32 and 3-grams by the hash of a tuple of ints: both stable across runs
     # (unlike str hashes), and all of it runs in C.
     return frozenset(map(hash, zip(codes, codes[1:], codes[2:], strict=False)))
@@ -90,19 +99,32 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
+def _shared_bands(keep: list[int], signatures: list[tuple[int, ...]]) -> list[list[int]]:
+    """The posts that agree on all rows of some band, band by band: the candidate groups.
+    Each band is keyed by the hash of (band number, its rows); keys are made and counted in
+    C, and only the few shared by two posts or more are gathered (a hash collision only adds
+    a candidate, which the exact similarity then refuses)."""
+    rows = PERMUTATIONS // BANDS
+    values = itertools.chain.from_iterable(signatures)  # each signature has PERMUTATIONS
+    keys = list(map(hash, zip(itertools.cycle(range(BANDS)), *[values] * rows, strict=False)))
+    owners = [i for i in keep for _ in range(BANDS)]
+    counts = Counter(keys)
+    shared = {key for key, count in counts.items() if count > 1}
+    groups: dict[int, list[int]] = defaultdict(list)
+    for key, i in itertools.compress(
+        zip(keys, owners, strict=True), map(shared.__contains__, keys)
+    ):
+        groups[key].append(i)
+    return list(groups.values())
+
+
 def find_campaigns(
     posts: Sequence[CampaignPost], window: timedelta = WINDOW, threshold: float = SIMILARITY
 ) -> list[Campaign]:
     usable = [p for p in posts if not p.forwarded]
     sets = [shingles(p.lemmas) for p in usable]
     keep = [i for i, s in enumerate(sets) if len(s) >= MIN_SHINGLES]
-    rows = PERMUTATIONS // BANDS
-    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
-    for i in keep:
-        # (band number, that band's rows of the signature), built without slicing
-        for key in enumerate(zip(*[iter(signature(sets[i]))] * rows, strict=False)):
-            buckets[key].append(i)
-
+    buckets = _shared_bands(keep, [signature(sets[i]) for i in keep])
     parent = {i: i for i in keep}
 
     def root(i: int) -> int:
@@ -113,7 +135,7 @@ def find_campaigns(
 
     lowest: dict[tuple[int, int], float] = {}
     checked: set[tuple[int, int]] = set()
-    for members in buckets.values():
+    for members in buckets:
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 i, j = members[x], members[y]

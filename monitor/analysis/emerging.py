@@ -9,7 +9,6 @@ never indexed).
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections import Counter
@@ -31,7 +30,6 @@ class EmergingTerm:
     score: float  # log-likelihood G2
 
 
-@functools.lru_cache(maxsize=500_000)
 def _usable(lemma: str) -> bool:
     return (
         len(lemma) >= MIN_LENGTH
@@ -41,12 +39,28 @@ def _usable(lemma: str) -> bool:
     )
 
 
+class _UsableWords(dict[str, str | None]):
+    """Each lemma, or None when it is noise; judged once (a dict lookup costs less than a
+    cached call, and a digest looks up a million)."""
+
+    def __missing__(self, lemma: str) -> str | None:
+        if len(self) >= _MAX_JUDGED:
+            self.clear()
+        word = self[lemma] = lemma if _usable(lemma) else None
+        return word
+
+
+_MAX_JUDGED = 500_000
+_usable_words = _UsableWords()
+
+
 def post_terms(lemmas: Sequence[str]) -> set[str]:
     """The lemmas and two-word phrases one post contributes."""
-    words = [lemma if _usable(lemma) else None for lemma in lemmas]
-    terms = {w for w in words if w is not None}
+    words = list(map(_usable_words.__getitem__, lemmas))
+    terms: set[str | None] = set(words)
     terms.update(f"{a} {b}" for a, b in itertools.pairwise(words) if a and b and a != b)
-    return terms
+    terms.discard(None)
+    return terms  # type: ignore[return-value]  # None is gone
 
 
 def document_frequencies(posts: Iterable[Sequence[str]]) -> tuple[Counter[str], int]:

@@ -143,13 +143,8 @@ class LexiconScorer:
             emoji = [value for symbol, value in EMOJI.items() for _ in range(text.count(symbol))]
             hits = sum(1 for v in values if v) + len(emoji)
             return self._result(sum(values) + sum(emoji), hits, self.thresholds)
-        wanted = list(target)
-        size = len(wanted)
-        mentions = [
-            i
-            for i, lemma in enumerate(lemmas)
-            if size and lemma == wanted[0] and list(lemmas[i : i + size]) == wanted
-        ]
+        mentions = _occurrences(lemmas, list(target))
+        size = len(target)
         if not mentions:
             return Sentiment(0.0, "neutral", 0)
         # Only the stretch around the mentions can count (with room for its words' modifiers).
@@ -169,3 +164,20 @@ class LexiconScorer:
     def _result(total: float, hits: int, thresholds: tuple[float, float]) -> Sentiment:
         score = compound(total) if hits else 0.0
         return Sentiment(score, label_for(score, thresholds), hits)
+
+
+def _occurrences(lemmas: Sequence[str], wanted: list[str]) -> list[int]:
+    """Where `wanted` starts in `lemmas`; its first word is found by index(), in C."""
+    found: list[int] = []
+    if not wanted:
+        return found
+    words = lemmas if isinstance(lemmas, list) else list(lemmas)
+    end = len(words) - len(wanted) + 1
+    at = -1
+    while True:
+        try:
+            at = words.index(wanted[0], at + 1, max(end, 0))
+        except ValueError:
+            return found
+        if words[at : at + len(wanted)] == wanted:
+            found.append(at)
