@@ -11,7 +11,7 @@ from monitor.clock import ManualClock
 from monitor.health import channel_health
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
-from monitor.telegram.pacing import Pacer
+from monitor.telegram.pacing import MAX_INTERVAL, RECOVERY, WIDENING, Pacer
 from monitor.telegram.sandbox import SandboxClient, World
 from monitor.text import TextPipeline
 from tests.conftest import connect_client, fill, make_collector, stored_view, world_view
@@ -188,6 +188,46 @@ async def test_the_longer_of_two_flood_waits_wins(manual_clock: ManualClock) -> 
     start = manual_clock.now()
     await pacer.wait("history")
     assert manual_clock.now() - start == timedelta(seconds=30)
+
+
+async def test_a_flood_wait_widens_the_interval_until_answered_requests_narrow_it_back(
+    manual_clock: ManualClock,
+) -> None:
+    pacer = Pacer(manual_clock, {"history": 0.2})
+
+    async def answered() -> str:
+        return "page"
+
+    pacer.flood("history", 1)
+    assert pacer.interval("history") == pytest.approx(0.25)
+    await pacer.call("history", answered)  # sits out the flood wait
+    gaps = []
+    for _ in range(40):
+        manual_clock.slept.clear()
+        await pacer.call("history", answered)
+        gaps.append(sum(manual_clock.slept))
+    assert gaps[:2] == pytest.approx([0.25, 0.25 * RECOVERY])
+    assert gaps == sorted(gaps, reverse=True), "each answered request narrows the interval"
+    back = gaps.index(0.2)
+    assert 15 < back < 30, f"back at the configured interval after {back} requests"
+    assert gaps[back:] == [0.2] * (40 - back)
+
+
+async def test_flood_waits_compound_up_to_a_cap_and_a_configured_interval_stays(
+    manual_clock: ManualClock,
+) -> None:
+    pacer = Pacer(manual_clock, {"history": 1.0, "resolve": 5.0})
+    pacer.flood("history", 1)
+    pacer.flood("history", 1)
+    assert pacer.interval("history") == pytest.approx(1.0 * WIDENING**2)
+    for _ in range(40):
+        pacer.flood("history", 1)
+    assert pacer.interval("history") == MAX_INTERVAL
+    assert pacer.interval("resolve") == 5.0  # other request types are not slowed
+    for _ in range(1000):
+        pacer.answered("history")
+    assert pacer.interval("history") == 1.0
+    assert pacer.intervals == {"history": 1.0, "resolve": 5.0}
 
 
 async def test_one_failing_channel_leaves_the_others_running(
