@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-from collections import Counter, defaultdict
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitor.analysis.campaigns import Campaign, CampaignPost, find_campaigns
 from monitor.analysis.emerging import document_frequencies, emerging_terms
+from monitor.analysis.period import PeriodTexts, read_texts
 from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
 from monitor.health import health_by_channel, health_json
@@ -82,27 +81,6 @@ class _Reader:
         }
 
 
-_PeriodRow = tuple[int, int, datetime, str, bool]
-
-
-@dataclass(frozen=True)
-class _PeriodTexts:
-    """What the period's texts alone yield: its campaigns and its terms' post counts."""
-
-    campaigns: list[Campaign]
-    terms: Counter[str]
-    posts: int
-
-
-def _read_texts(rows: list[_PeriodRow]) -> _PeriodTexts:
-    """The text detectors over compact rows (lemmas as one string: cheap to send to a
-    worker)."""
-    posts = [CampaignPost(channel, message, date, lemmas.split(), forwarded)
-             for channel, message, date, lemmas, forwarded in rows]  # fmt: skip
-    terms, total = document_frequencies(post.lemmas for post in posts)
-    return _PeriodTexts(find_campaigns(posts), terms, total)
-
-
 async def build_digest(
     store: Store,
     scorer: Scorer,
@@ -116,23 +94,24 @@ async def build_digest(
         pool = None
         if sum((await store.posts_per_channel(since, until)).values()) >= PARALLEL_FROM:
             # A busy period: the campaign search, the costliest detector, runs on another
-            # core while this one runs the others. The worker starts now, while we read.
+            # core while this one runs the others. The worker starts now and imports the
+            # detectors (an empty period's texts) while we read.
             context = multiprocessing.get_context("spawn")
             pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=context))
-            pool.submit(int)
+            pool.submit(read_texts, [])
         period = [post async for post in store.period_posts(since, until)]
         rows = [(p.channel_id, p.message_id, p.date, p.lemmas, p.forwarded) for p in period]
         if pool is None:
             texts = loop.create_future()
-            texts.set_result(_read_texts(rows))
+            texts.set_result(read_texts(rows))
         else:
-            texts = loop.run_in_executor(pool, _read_texts, rows)
+            texts = loop.run_in_executor(pool, read_texts, rows)
         return await _assemble(store, scorer, since, until, now, baseline_days, period, texts)
 
 
 async def _assemble(
     store: Store, scorer: Scorer, since: datetime, until: datetime, now: datetime,
-    baseline_days: int, period: list[PeriodPost], period_texts: asyncio.Future[_PeriodTexts],
+    baseline_days: int, period: list[PeriodPost], period_texts: asyncio.Future[PeriodTexts],
 ) -> dict[str, Any]:  # fmt: skip
     """Everything but the period's text detectors, which may be running in a worker: their
     result is awaited last."""

@@ -8,13 +8,6 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: a server has no display
-
-import matplotlib.pyplot as plt
-from matplotlib import dates as mdates
-
 TOP_CHANNELS = 5
 # A term is shown cut past this: a chart's caption holds 1,024 characters, and /trend takes
 # a thousand.
@@ -91,31 +84,35 @@ def summary(trend: Trend) -> str:
 
 
 def render_png(trend: Trend) -> bytes:
-    figure, posts_axis = plt.subplots(figsize=(9, 4.5), dpi=110)
-    x = mdates.date2num(trend.days)  # type: ignore[no-untyped-call]
-    try:
-        for channel, series in trend.by_channel.items():
-            posts_axis.plot(x, series, marker="o", markersize=3, label=channel)
-        if any(trend.others):
-            posts_axis.plot(x, trend.others, color="grey", linestyle=":", label="others")
-        posts_axis.xaxis_date()
-        posts_axis.set_ylabel("posts a day")
-        posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
-        tone_axis = posts_axis.twinx()
-        tone_axis.plot(
-            x,
-            [s if s is not None else float("nan") for s in trend.sentiment],
-            color="black", linewidth=2, alpha=0.5, label="mean sentiment",
-        )  # fmt: skip
-        tone_axis.set_ylim(-1, 1)
-        tone_axis.set_ylabel("mean sentiment (-1 … 1)")
-        lines, labels = posts_axis.get_legend_handles_labels()
-        more_lines, more_labels = tone_axis.get_legend_handles_labels()
-        posts_axis.legend(lines + more_lines, labels + more_labels, loc="upper left", fontsize=8)
-        figure.autofmt_xdate()
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
+    # Imported here: matplotlib is a large share of every command's start-up, and only /trend
+    # draws. A Figure made without pyplot needs no display and no global state; savefig
+    # draws it with Agg.
+    from matplotlib import dates
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4.5), dpi=110)
+    posts_axis = figure.subplots()
+    x = dates.date2num(trend.days)  # type: ignore[no-untyped-call]
+    for channel, series in trend.by_channel.items():
+        posts_axis.plot(x, series, marker="o", markersize=3, label=channel)
+    if any(trend.others):
+        posts_axis.plot(x, trend.others, color="grey", linestyle=":", label="others")
+    posts_axis.xaxis_date()
+    posts_axis.set_ylabel("posts a day")
+    posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
+    tone_axis = posts_axis.twinx()
+    tone_axis.plot(
+        x,
+        [s if s is not None else float("nan") for s in trend.sentiment],
+        color="black", linewidth=2, alpha=0.5, label="mean sentiment",
+    )  # fmt: skip
+    tone_axis.set_ylim(-1, 1)
+    tone_axis.set_ylabel("mean sentiment (-1 … 1)")
+    lines, labels = posts_axis.get_legend_handles_labels()
+    more_lines, more_labels = tone_axis.get_legend_handles_labels()
+    posts_axis.legend(lines + more_lines, labels + more_labels, loc="upper left", fontsize=8)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
