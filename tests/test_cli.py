@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -212,3 +214,16 @@ def test_watch_commands(db: str) -> None:
     assert code == 0 and "No longer watching 'Трамп'" in out
     code, _, err = run("watch", "remove", "Трамп", "--db", db)
     assert code == 1 and "is not watched" in err
+
+
+def test_a_worker_process_running_bot_py_again_imports_none_of_the_command_line() -> None:
+    # spawn runs the main script's top level again, as __mp_main__, in every worker process
+    # (the import's and the digest's); the command line's imports cost them a second or more.
+    script = Path(__file__).resolve().parent.parent / "bot.py"
+    probe = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(script)!r}, run_name='__mp_main__')\n"
+        "print(sorted(m for m in ('monitor.cli', 'telethon', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
