@@ -101,10 +101,11 @@ def render_png(trend: Trend) -> bytes:
     posts_axis.set_ylabel("posts a day")
     posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
     tone_axis = posts_axis.twinx()
+    # Marked, as days without a mention leave gaps: a day between two such has no line at all.
     tone_axis.plot(
         x,
         [s if s is not None else float("nan") for s in trend.sentiment],
-        color="black", linewidth=2, alpha=0.5, label="mean sentiment",
+        color="black", linewidth=2, alpha=0.5, marker="s", markersize=4, label="mean sentiment",
     )  # fmt: skip
     tone_axis.set_ylim(-1, 1)
     tone_axis.set_ylabel("mean sentiment (-1 … 1)")
