@@ -315,7 +315,3 @@ def main() -> None:
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-
-
-if __name__ == "__main__":
-    main()
