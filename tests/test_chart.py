@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from monitor.bot.chart import TOP_CHANNELS, TrendDay, build_trend, render_png, summary
+import pytest
+from matplotlib.text import Text
+
+from monitor.bot.chart import (
+    TOP_CHANNELS,
+    TrendDay,
+    build_trend,
+    draw_trend,
+    render_png,
+    shown_term,
+    summary,
+)
 
 DAYS = [date(2024, 11, 1) + timedelta(days=i) for i in range(10)]
 
@@ -34,3 +45,23 @@ def test_render_png_makes_a_png() -> None:
     rows = [TrendDay("@a", day, i, 0.1 * i - 0.4) for i, day in enumerate(DAYS)]
     png = render_png(build_trend("Трамп", DAYS, rows))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+
+
+HOSTILE_TITLES = [
+    "$\\frac$",  # bad TeX: matplotlib's math parser raises
+    "$" + "x^{" * 200 + "}" * 200 + "$",  # nested TeX: the parser recurses without end
+    "$5 and $10",
+    "_underscored",  # a label matplotlib's legend would skip
+]
+
+
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_outside_text_is_drawn_as_plain_text(title: str) -> None:
+    rows = [TrendDay(title, day, i + 1, 0.1) for i, day in enumerate(DAYS)]
+    figure = draw_trend(build_trend(title, DAYS, rows))
+    texts = figure.findobj(Text)
+    shown = [text.get_text() for text in texts]
+    assert shown_term(title) in shown  # the legend names the channel, "_" or not
+    assert f"{shown_term(title)}: mentions and tone" in shown
+    assert all(not text.get_parse_math() for text in texts)
+    assert render_png(build_trend(title, DAYS, rows)).startswith(b"\x89PNG")

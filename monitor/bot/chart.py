@@ -7,10 +7,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TOP_CHANNELS = 5
-# A term is shown cut past this: a chart's caption holds 1,024 characters, and /trend takes
-# a thousand.
+# A term (or a channel in the legend) is shown cut past this: a chart's caption holds 1,024
+# characters, /trend takes a thousand, and a title 128.
 TERM_CHARS = 60
 
 
@@ -84,36 +88,49 @@ def summary(trend: Trend) -> str:
 
 
 def render_png(trend: Trend) -> bytes:
+    # A Figure made without pyplot needs no display and no global state; savefig draws it
+    # with Agg.
+    buffer = io.BytesIO()
+    draw_trend(trend).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def draw_trend(trend: Trend) -> Figure:
     # Imported here: matplotlib is a large share of every command's start-up, and only /trend
-    # draws. A Figure made without pyplot needs no display and no global state; savefig
-    # draws it with Agg.
-    from matplotlib import dates
+    # draws.
+    from matplotlib import dates, rc_context
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 4.5), dpi=110)
-    posts_axis = figure.subplots()
-    x = dates.date2num(trend.days)  # type: ignore[no-untyped-call]
-    for channel, series in trend.by_channel.items():
-        posts_axis.plot(x, series, marker="o", markersize=3, label=channel)
-    if any(trend.others):
-        posts_axis.plot(x, trend.others, color="grey", linestyle=":", label="others")
-    posts_axis.xaxis_date()
-    posts_axis.set_ylabel("posts a day")
-    posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
-    tone_axis = posts_axis.twinx()
-    # Marked, as days without a mention leave gaps: a day between two such has no line at all.
-    tone_axis.plot(
-        x,
-        [s if s is not None else float("nan") for s in trend.sentiment],
-        color="black", linewidth=2, alpha=0.5, marker="s", markersize=4, label="mean sentiment",
-    )  # fmt: skip
-    tone_axis.set_ylim(-1, 1)
-    tone_axis.set_ylabel("mean sentiment (-1 … 1)")
-    lines, labels = posts_axis.get_legend_handles_labels()
-    more_lines, more_labels = tone_axis.get_legend_handles_labels()
-    posts_axis.legend(lines + more_lines, labels + more_labels, loc="upper left", fontsize=8)
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    # Titles and terms come from outside: with math parsing on, "$...$" in a channel title
+    # is read as TeX (a bad one raises, nested "x^{" recurses without end). Each text keeps
+    # the setting it was made with.
+    with rc_context({"text.parse_math": False, "text.usetex": False}):
+        figure = Figure(figsize=(9, 4.5), dpi=110)
+        posts_axis = figure.subplots()
+        x = dates.date2num(trend.days)  # type: ignore[no-untyped-call]
+        # The legend is given its lines and labels: left to itself it skips every label that
+        # starts with "_", and a channel may be titled so.
+        lines, labels = [], []
+        for channel, series in trend.by_channel.items():
+            lines += posts_axis.plot(x, series, marker="o", markersize=3)
+            labels.append(shown_term(channel))
+        if any(trend.others):
+            lines += posts_axis.plot(x, trend.others, color="grey", linestyle=":")
+            labels.append("others")
+        posts_axis.xaxis_date()
+        posts_axis.set_ylabel("posts a day")
+        posts_axis.set_title(f"{shown_term(trend.term)}: mentions and tone")
+        tone_axis = posts_axis.twinx()
+        # Marked, as days without a mention leave gaps: a day between two such has no line.
+        lines += tone_axis.plot(
+            x,
+            [s if s is not None else float("nan") for s in trend.sentiment],
+            color="black", linewidth=2, alpha=0.5, marker="s", markersize=4,
+        )  # fmt: skip
+        labels.append("mean sentiment")
+        tone_axis.set_ylim(-1, 1)
+        tone_axis.set_ylabel("mean sentiment (-1 … 1)")
+        posts_axis.legend(lines, labels, loc="upper left", fontsize=8)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+    return figure
