@@ -9,7 +9,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from monitor.cli.context import Context, Output
+from monitor.cli.context import Context, Output, terminal_safe
 from monitor.health import health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.models import now_utc
@@ -71,17 +71,23 @@ async def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     if not result.hits:
         output.line("No posts match.")
         return 0
-    bold = output.out.isatty()
     for hit in result.hits:
         deleted = "  [deleted]" if hit.post.deleted_at else ""
         output.line(
             f"{hit.post.channel_label}  {output.when(hit.post.date)}  {hit.post.url}{deleted}"
         )
-        mark = (lambda s: f"\033[1m{s}\033[0m") if bold else (lambda s: f"**{s}**")
-        output.line("  " + render_segments(list(hit.snippet), mark=mark))
+        segments = list(hit.snippet)
+        if output.terminal:
+            output.styled_line("  " + render_segments(segments, mark=_bold, plain=terminal_safe))
+        else:
+            output.line("  " + render_segments(segments))
     if result.has_more:
         output.line(f"(more than {args.limit} posts match; use --limit or --order date)")
     return 0
+
+
+def _bold(text: str) -> str:
+    return f"\033[1m{terminal_safe(text)}\033[0m"
 
 
 async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
@@ -131,14 +137,28 @@ async def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
                 output.out.write(json.dumps(record, ensure_ascii=False) + "\n")
             return 0
         columns = [*EXPORT_COLUMNS, *(["revisions"] if args.revisions else [])]
-        writer = csv.DictWriter(output.out, fieldnames=columns, lineterminator="\n")
+        # RFC 4180 line ends: the writer then also quotes a cell holding a bare "\r", which
+        # it would otherwise write as it is, breaking the row for every reader.
+        writer = csv.DictWriter(output.out, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
         async for record in records:
             for key in ("entities", "reactions_detail", "revisions"):
                 if key in record and record[key] is not None:
                     record[key] = json.dumps(record[key], ensure_ascii=False)
-            writer.writerow(record)
+            writer.writerow({key: spreadsheet_safe(value) for key, value in record.items()})
     return 0
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)" in
+# a post would become a live link or worse when the CSV is opened).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading "'"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def cmd_verify(args: argparse.Namespace, ctx: Context) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,20 +18,37 @@ from monitor.store import Store
 from monitor.telegram.session import ClientFactory
 from monitor.text import TextPipeline
 
+# Control characters other than newline and tab: in a post or a title they would move the
+# cursor, recolour or retitle the reader's terminal, or hide what precedes a carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character but newline and tab shown as "?" (as `ls -q`)."""
+    return _CONTROL.sub("?", text)
+
 
 class Output:
-    """Where a command prints: results to stdout, messages and progress to stderr."""
+    """Where a command prints: results to stdout, messages and progress to stderr. Lines
+    printed to a terminal have their control characters replaced; files and pipes get the
+    text exactly, and JSON is always exact."""
 
     def __init__(self, out: TextIO, err: TextIO, zone: ZoneInfo) -> None:
         self.out = out
         self.err = err
         self.zone = zone
+        self.terminal = out.isatty()
 
     def line(self, text: str = "") -> None:
+        print(terminal_safe(text) if self.terminal else text, file=self.out)
+
+    def styled_line(self, text: str) -> None:
+        """A line whose outside text the caller has passed through `terminal_safe` already,
+        so that its own escape sequences (bold) reach the terminal."""
         print(text, file=self.out)
 
     def note(self, text: str) -> None:
-        print(text, file=self.err)
+        print(terminal_safe(text) if self.err.isatty() else text, file=self.err)
 
     def when(self, moment: datetime | None) -> str:
         return "-" if moment is None else moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
