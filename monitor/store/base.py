@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -12,7 +13,10 @@ from typing import Any, Self
 
 import aiosqlite
 
+from monitor.files import create_private, readable_by_others
 from monitor.store.schema import LATEST_VERSION, MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DB_TIME = "%Y-%m-%d %H:%M:%S"
@@ -101,9 +105,16 @@ class StoreBase:
         if str(path) != ":memory:":
             _check_file(path)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # SQLite gives its -wal and -shm files the database file's mode.
+                if not create_private(path) and readable_by_others(path):
+                    log.warning(
+                        "%s is readable by other users of this machine; it holds every bot "
+                        "user's searches and subscriptions (chmod 600 it, and its -wal and "
+                        "-shm files, unless it is shared on purpose)",
+                        path,
+                    )
             except OSError as error:
-                raise StoreError(f"cannot create the folder for {path}: {error.strerror}") from None
+                raise StoreError(f"cannot create {path}: {error.strerror}") from None
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as error:

@@ -15,6 +15,7 @@ from telethon import TelegramClient, errors
 from telethon.sessions import StringSession
 
 from monitor.config import Settings
+from monitor.files import private_file
 
 Kind = Literal["user", "bot"]
 ClientFactory = Callable[..., TelegramClient]
@@ -29,18 +30,11 @@ def session_file(settings: Settings, kind: Kind) -> Path:
     return settings.data_dir / f"{kind}.session"
 
 
-def _private_file(path: Path) -> None:
-    """Create `path` if needed and make it readable and writable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    os.chmod(path, 0o600)
-
-
 @contextmanager
 def exclusive(settings: Settings, kind: Kind) -> Iterator[None]:
     """Hold the session for this process; a second process gets a clear refusal."""
     lock_path = session_file(settings, kind).with_suffix(".lock")
-    _private_file(lock_path)
+    private_file(lock_path)
     with lock_path.open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -69,7 +63,7 @@ def make_client(
             raise SessionError("TG_SESSION is not a valid Telethon session string") from None
     else:
         path = session_file(settings, kind)
-        _private_file(path)
+        private_file(path)
         session = str(path)
     # Flood waits are handled by our own pacing, which knows which requests can wait.
     return factory(session, settings.api_id, settings.api_hash, flood_sleep_threshold=0, **options)
