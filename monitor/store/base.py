@@ -175,6 +175,10 @@ class StoreBase:
             if migration.version <= version:
                 continue
             async with self.write():
+                # Another process opening the same archive may have applied it while this one
+                # waited for the lock: the version read before the lock is only a hint.
+                if await self._scalar("PRAGMA user_version") >= migration.version:
+                    continue
                 for statement in _statements(migration.sql):
                     await self._db.execute(statement)
                 await self._db.execute(
