@@ -75,16 +75,27 @@ def find_exports(paths: Iterable[Path], report: ImportReport) -> list[Path]:
     """The export files named by `paths`: files as given, folders searched for result.json."""
     found: list[Path] = []
     for path in paths:
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
+        if path.is_dir():
             inside = sorted(path.rglob("result.json"))
             if not inside:
                 report.problems.append(ImportProblem(path, "the folder holds no result.json"))
-            found.extend(inside)
-        else:
-            report.problems.append(ImportProblem(path, "no such file or folder"))
+            found.extend(file for file in inside if _readable(file, report))
+        elif _readable(path, report):
+            found.append(path)
     return found
+
+
+def _readable(path: Path, report: ImportReport) -> bool:
+    if path.is_file():
+        return True
+    if path.exists():
+        # A pipe would leave the import waiting for a writer for ever, a device reads
+        # without end: an export is a file on disk.
+        reason = "is not a regular file; exports are read from files on disk"
+    else:
+        reason = "no such file or folder"
+    report.problems.append(ImportProblem(path, reason))
+    return False
 
 
 @dataclass(frozen=True)
