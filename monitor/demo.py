@@ -60,25 +60,40 @@ def loopback_only() -> Iterator[None]:
 
 
 class _Transcript:
+    """Prints what people write to the bot and, once each, what the bot sent them."""
+
     def __init__(self, output: Output, world: World, client: SandboxClient) -> None:
         self.output = output
         self.world = world
         self.client = client
+        self.shown: dict[int, int] = {}  # user id: how many of the bot's messages were printed
 
     async def say(self, user: SimUser, text: str) -> None:
         """`user` writes to the bot privately; print both sides."""
-        before = len(self.world.outbox(user))
         self.output.line(f"\n{user.first_name} → bot: {text}")
         self.world.user_sends(user, None, text)
         await self.client.settle()
-        self.show(user, before)
+        self.show(user)
 
-    def show(self, user: SimUser, before: int) -> None:
-        for message in self.world.outbox(user)[before:]:
+    def show(self, user: SimUser) -> None:
+        """What the bot sent `user` that was not printed yet (replies that arrive later, such
+        as the end of a backfill, are printed by the next call)."""
+        outbox = self.world.outbox(user)
+        for message in outbox[self.shown.get(user.id, 0) :]:
             if message.file is not None:
                 self.output.line(f"bot → {user.first_name}: [picture] {message.text}")
             else:
                 self.output.line(f"bot → {user.first_name}:\n{_indent(message.text)}")
+        self.shown[user.id] = len(outbox)
+
+
+def _image_type(data: bytes) -> str:
+    """The file name extension that `data` is, by its first bytes."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    return "bin"
 
 
 def _indent(text: str) -> str:
@@ -121,7 +136,7 @@ async def run_demo(output: Output, folder: Path) -> int:
                 await talk.say(admin, f"/add @{name} 40")
             await bot.wait_for_background()
             await bot_client.settle()
-            talk.show(admin, len(world.outbox(admin)) - len(channels))
+            talk.show(admin)
             await talk.say(admin, "/watch Трамп Trump")
             await talk.say(admin, f"/allow {analyst.id}")
             await talk.say(analyst, "/subscribe 08:00 Europe/Berlin")
@@ -141,17 +156,17 @@ async def run_demo(output: Output, folder: Path) -> int:
             await talk.say(analyst, "/trend Трамп 30")
             chart = next(m for m in reversed(world.outbox(analyst)) if m.file is not None)
             assert chart.file is not None
-            chart_path = folder.parent / "demo-trend.png"
+            # Telethon sends a chart as a photo, which may reach Telegram as a JPEG.
+            chart_path = folder.parent / f"demo-trend.{_image_type(chart.file.data)}"
             chart_path.write_bytes(chart.file.data)
             output.line(f"(the chart is saved at {chart_path})")
 
-            before = len(world.outbox(analyst))
             clock.advance(3_600)  # 08:00 in Berlin: the scheduler's jobs run
             output.line("\n[scheduler] 08:00 Europe/Berlin: digest and alert jobs")
             await digest_job(bot)
             await alert_job(bot)
             await bot_client.settle()
-            talk.show(analyst, before)
+            talk.show(analyst)
             await bot.stop()
     finally:
         await user.disconnect()

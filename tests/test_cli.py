@@ -180,7 +180,12 @@ def test_demo_runs_the_bot_against_the_simulated_telegram() -> None:
     assert code == 0
     assert "Done reading Записки с передовой: " in out  # the /add exchange, backfill included
     assert "Olga → bot: /search Трамп санкции" in out and "Results 1–5" in out
-    assert "(the chart is saved at " in out
+    # Each of the bot's messages is printed once, the replies that came later included.
+    for title in ("Записки с передовой", "Два полковника", "Сводка дня", "Тыловой вестник"):
+        assert out.count(f"Following {title};") == 1 and out.count(f"Done reading {title}:") == 1
+    saved = Path(out.split("(the chart is saved at ", 1)[1].split(")", 1)[0])
+    magic = {".png": b"\x89PNG", ".jpg": b"\xff\xd8\xff"}
+    assert saved.read_bytes().startswith(magic[saved.suffix])  # named by its real format
     digest = out[out.index("📋 Digest") :]
     for planted in ("«Трамп» in @frontline_notes", "tone +", "Copy-paste campaigns",
                     "🗑 @svodka_dnya", "was: Трамп оказался"):  # fmt: skip
