@@ -421,3 +421,32 @@ async def test_reconnection_backs_off_until_the_network_returns(
     world.restore_network()
     assert await collector.ensure_connected() is True
     assert await tg.get_me() is not None
+
+
+async def test_private_and_group_messages_are_never_taken_for_a_followed_channels_posts(
+    world: World, tg: SandboxClient, collector: Collector, store: Store
+) -> None:
+    channel = world.add_channel("Канал", "twin_chan")
+    fill(world, channel, 3)
+    await collector.backfill((await collector.add("@twin_chan")).channel)
+    collector.install_handlers()
+    # Telegram numbers users, basic groups and channels apart: their bare ids can meet.
+    namesake = world.add_user("Тёзка", user_id=channel.id)
+    group = world.add_group("Чат", members=[namesake, world.account], group_id=channel.id)
+    before = await stored_view(store, channel.id)
+    private = world.write_to_account(namesake, "личное сообщение")
+    in_group = world.write_to_account(namesake, "сообщение в группе", group)
+    await tg.settle()
+    world.edit_in_account(private, "личное, исправлено")
+    world.edit_in_account(in_group, "в группе, исправлено")
+    await tg.settle()
+    # Message ids 1 and 2 of the account's box: the channel has posts 1 and 2 as well.
+    assert sorted([private.id, in_group.id]) == [1, 2]
+    world.delete_in_account([private.id, in_group.id])
+    await tg.settle()
+    assert await stored_view(store, channel.id) == before
+    assert await store.revision_count() == 3
+    assert collector.live_stored == 0
+    world.post(channel, "пост канала")  # the channel's own posts still arrive live
+    await tg.settle()
+    assert (await stored_view(store, channel.id))[4] == ("пост канала", False)

@@ -390,9 +390,15 @@ class Collector:
         self._handlers_installed = True
 
     def _followed_id(self, marked_id: int | None) -> int | None:
+        """The followed channel an update comes from, else None. Telegram numbers users, basic
+        groups and channels apart, so the bare id alone would take a private message from a
+        user whose id equals a channel's for that channel's post. A deletion in a private chat
+        or basic group names no chat at all (None here): its message ids are the account's."""
         if marked_id is None:
             return None
-        channel_id, _ = utils.resolve_id(marked_id)
+        channel_id, peer_type = utils.resolve_id(marked_id)
+        if peer_type is not types.PeerChannel:
+            return None
         return channel_id if channel_id in self._following else None
 
     async def _on_message(self, event: Any) -> None:
