@@ -4,6 +4,7 @@ flood waits, failing channels, every channel reference and error, sweeps and met
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,9 @@ from monitor.health import channel_health
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.pacing import MAX_INTERVAL, RECOVERY, WIDENING, Pacer
-from monitor.telegram.sandbox import SandboxClient, World
+from monitor.telegram.sandbox import SandboxClient, World, signed_in_session
 from monitor.text import TextPipeline
-from tests.conftest import connect_client, fill, make_collector, stored_view, world_view
+from tests.conftest import connect_client, fill, make_collector, run_cli, stored_view, world_view
 
 
 async def test_backfill_reads_all_history_over_many_pages_oldest_first(
@@ -332,6 +333,30 @@ async def test_already_followed_and_the_channel_limit(
     with pytest.raises(ChannelError, match=r"500 channels.*second account"):
         await collector.add("@second_chan")
     assert [c.username for c in await store.following()] == ["first_chan"]
+
+
+async def test_a_channel_the_account_already_joined_is_followed(
+    world: World, collector: Collector, store: Store
+) -> None:
+    channel = world.add_channel("Канал", "joined_before")
+    fill(world, channel, 5)
+    channel.members.add(world.account.id)  # joined in the app, or by an earlier run
+    added = await collector.add("@joined_before")
+    assert "JoinChannelRequest" in world.requests  # Telegram said USER_ALREADY_PARTICIPANT
+    assert await collector.backfill(added.channel) == 5
+    assert [c.username for c in await store.following()] == ["joined_before"]
+
+
+def test_channels_add_follows_a_channel_the_account_already_joined(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = world.add_channel("Канал", "joined_before")
+    fill(world, channel, 5)
+    channel.members.add(world.account.id)
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    code, out, err = run_cli(world, "channels", "add", "@joined_before")
+    assert (code, err) == (0, "")
+    assert "Following @joined_before" in out and "@joined_before: 5 posts stored." in out
 
 
 async def test_remove_stops_following_and_keeps_the_archive(

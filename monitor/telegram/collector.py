@@ -165,6 +165,8 @@ class Collector:
             await self.pacer.call(
                 "join", lambda: self.client(functions.channels.JoinChannelRequest(entity))
             )
+        except errors.UserAlreadyParticipantError:
+            pass  # joined before (in the app, or by an earlier run): following is what was asked
         except errors.ChannelsTooMuchError:
             raise ChannelError(
                 "The account already follows 500 channels, Telegram's limit; "

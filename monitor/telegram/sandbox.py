@@ -880,11 +880,13 @@ class World:
     def _on_JoinChannelRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         channel = self._channel_of(request.channel, sender)
         user_id = sender.user_id or 0
-        if user_id not in channel.members:
-            joined = sum(1 for c in self.channels.values() if user_id in c.members)
-            if joined >= self.channel_limit:
-                raise SandboxRpcError(400, "CHANNELS_TOO_MUCH")
-            channel.members.add(user_id)
+        if user_id in channel.members:
+            # As real Telegram can answer (seen with Telethon 1.39): joining twice is an error.
+            raise SandboxRpcError(400, "USER_ALREADY_PARTICIPANT")
+        joined = sum(1 for c in self.channels.values() if user_id in c.members)
+        if joined >= self.channel_limit:
+            raise SandboxRpcError(400, "CHANNELS_TOO_MUCH")
+        channel.members.add(user_id)
         return types.Updates(
             [types.UpdateChannel(channel.id)],
             [],
