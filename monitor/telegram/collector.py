@@ -46,6 +46,11 @@ class ChannelError(Exception):
     """A channel cannot be added, read or removed; the message says why in one sentence."""
 
 
+class StalledHistory(Exception):
+    """Telegram answered a page of history with nothing above the high-water mark: asked
+    again, it would answer the same, for ever."""
+
+
 @dataclass(frozen=True)
 class AddResult:
     channel: Channel
@@ -65,7 +70,7 @@ def _state_of(error: Exception) -> tuple[str, str]:
         return "inaccessible", "the channel is private now or the account was removed from it"
     if isinstance(error, errors.ChannelInvalidError):
         return "gone", "Telegram no longer knows the channel (deleted?)"
-    if isinstance(error, FloodWaitTooLong):
+    if isinstance(error, FloodWaitTooLong | StalledHistory):
         return "ok", str(error)
     return "ok", f"{type(error).__name__}: {error}"
 
@@ -225,6 +230,14 @@ class Collector:
                 messages = [m for m in page if m is not None]
                 if not messages:
                     break
+                # Only what lies above the mark is new. A page with nothing above it ends the
+                # pass: asked again, a server that ignores the offset would answer the same.
+                messages = [m for m in messages if m.id > high_water]
+                if not messages:
+                    raise StalledHistory(
+                        f"Telegram sent only posts already stored when asked for those after "
+                        f"message {high_water}; the next catch-up asks again"
+                    )
                 newest = max(m.id for m in messages)
                 posts = [p for p in (to_post(m, current.id) for m in messages) if p is not None]
                 await ingest(
@@ -298,6 +311,8 @@ class Collector:
         await self.store.set_backfill_state(channel.id, "running")
         read = await self.guarded(channel, lambda: self.read_forward(channel, on_progress))
         if read is None:
+            # Not running any more: the next catch-up pass goes on from the mark.
+            await self.store.set_backfill_state(channel.id, "pending")
             failed = await self.store.channel(channel.id)
             reason = failed.last_error if failed is not None else None
             raise ChannelError(
@@ -314,7 +329,7 @@ class Collector:
             return await work()
         except (ConnectionError, OSError, asyncio.CancelledError):
             raise
-        except (errors.RPCError, FloodWaitTooLong, ValueError) as error:
+        except (errors.RPCError, FloodWaitTooLong, StalledHistory, ValueError) as error:
             state, sentence = _state_of(error)
             log.warning("channel %s: %s", channel.id, sentence)
             await self.store.record_channel_error(channel.id, state, sentence, self.clock.now())

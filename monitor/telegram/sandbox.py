@@ -141,6 +141,9 @@ class SimChannel:
     deleted: bool = False
     admins: set[int] = field(default_factory=set)
     creator_id: int | None = None
+    # History requests get the same page of its oldest messages, whatever offset or min_id
+    # they ask: a server that stops advancing.
+    stuck_history: bool = False
 
 
 @dataclass
@@ -931,6 +934,8 @@ class World:
             m for m in page
             if (not request.min_id or m.id > request.min_id) and (not request.max_id or m.id < request.max_id)
         ]  # fmt: skip
+        if channel.stuck_history:
+            page = newest_first[len(newest_first) - max(0, min(request.limit, 100)) :]
         return tl_messages.ChannelMessages(
             pts=channel.pts, count=len(newest_first), topics=[],
             users=self._senders_of(page, sender.user_id),
