@@ -10,6 +10,7 @@ import pytest
 
 from monitor.clock import ManualClock
 from monitor.health import channel_health
+from monitor.scheduler import startup_job, sweep_job
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.pacing import MAX_INTERVAL, RECOVERY, WIDENING, Pacer
@@ -389,6 +390,44 @@ async def test_sweep_marks_deletions_by_id_not_position(
     assert {i for i, (_, d) in archive.items() if d} == gone
     assert len(archive) == 250
     assert await collector.sweep_deletions() == 0  # nothing twice
+
+
+async def test_at_start_every_channel_not_swept_for_an_interval_is_swept(
+    world: World, tg: SandboxClient, store: Store, pipeline: TextPipeline, manual_clock: ManualClock
+) -> None:
+    channel = world.add_channel("Канал", "swept_at_start")
+    fill(world, channel, 20)
+    collector = make_collector(tg, store, pipeline, manual_clock)
+    await collector.backfill((await collector.add("@swept_at_start")).channel)
+    await sweep_job(collector)  # the last hourly sweep before the process stops
+    last_sweep = (await store.channel(channel.id)).last_swept_at  # type: ignore[union-attr]
+    assert last_sweep is not None
+    await tg.disconnect()
+
+    async def start_again() -> None:
+        back = await connect_client(world)
+        try:
+            await startup_job(make_collector(back, store, pipeline, manual_clock))
+        finally:
+            await back.disconnect()
+
+    # Deleted while `run` was down: no update reaches anyone, only a sweep finds it.
+    manual_clock.advance(10 * 60)
+    world.delete(channel, [3])
+    checks = world.requests.count("GetMessagesRequest")
+    await start_again()  # swept ten minutes ago: the hourly sweep is not due yet
+    assert world.requests.count("GetMessagesRequest") == checks
+    assert (await store.channel(channel.id)).last_swept_at == last_sweep  # type: ignore[union-attr]
+
+    manual_clock.advance(2 * 3600)
+    world.delete(channel, [7])
+    restarted = manual_clock.now().replace(microsecond=0)
+    await start_again()
+    archive = await stored_view(store, channel.id)
+    assert {i for i, (_, deleted) in archive.items() if deleted} == {3, 7}
+    swept = await store.channel(channel.id)
+    assert swept is not None and swept.last_swept_at is not None
+    assert restarted <= swept.last_swept_at <= manual_clock.now()
 
 
 async def test_metrics_are_snapshotted_at_growing_intervals(

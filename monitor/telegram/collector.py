@@ -374,15 +374,23 @@ class Collector:
         deleted = await self.store.mark_deleted(channel.id, missing, now) if missing else 0
         return deleted
 
-    async def sweep_deletions(self) -> int:
-        """Re-check the posts of the last `sweep_days`; mark those Telegram no longer has."""
-        since = self.clock.now() - timedelta(days=self.sweep_days)
+    async def sweep_deletions(self, swept_before: datetime | None = None) -> int:
+        """Re-check the posts of the last `sweep_days`; mark those Telegram no longer has.
+        With `swept_before`, only the channels not swept since then."""
+        now = self.clock.now()
         deleted = 0
         for channel in await self.load():
-            ids = await self.store.recent_message_ids(channel.id, since)
-            if ids:
-                found = await self.guarded(channel, partial(self._recheck, channel, ids, False))
+            swept = channel.last_swept_at
+            if swept_before is None or swept is None or swept <= swept_before:
+                found = await self.guarded(channel, partial(self._sweep, channel, now))
                 deleted += found or 0
+        return deleted
+
+    async def _sweep(self, channel: Channel, now: datetime) -> int:
+        since = now - timedelta(days=self.sweep_days)
+        ids = await self.store.recent_message_ids(channel.id, since)
+        deleted = await self._recheck(channel, ids, False) if ids else 0
+        await self.store.record_swept(channel.id, now)
         return deleted
 
     async def snapshot_metrics(self) -> int:
