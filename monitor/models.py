@@ -47,6 +47,7 @@ class Channel:
     state: str = "ok"
     last_read_at: datetime | None = None
     last_error_at: datetime | None = None
+    last_swept_at: datetime | None = None
 
     @property
     def label(self) -> str:

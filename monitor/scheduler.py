@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -48,6 +50,17 @@ async def catch_up_job(collector: Collector) -> None:
 
 async def sweep_job(collector: Collector) -> None:
     await _collector_step(collector, "deletion sweep (posts deleted)", collector.sweep_deletions)
+
+
+async def startup_job(collector: Collector) -> None:
+    """What `run` does at start: catch up, then sweep every channel whose last sweep is older
+    than the interval. A deletion made while the process was down reaches no live handler,
+    and the first hourly sweep would find it only an hour after the start."""
+    await catch_up_job(collector)
+    due = collector.clock.now() - timedelta(minutes=SWEEP_MINUTES)
+    await _collector_step(
+        collector, "overdue deletion sweep (posts deleted)", partial(collector.sweep_deletions, due)
+    )
 
 
 async def metrics_job(collector: Collector) -> None:

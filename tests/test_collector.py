@@ -4,17 +4,19 @@ flood waits, failing channels, every channel reference and error, sweeps and met
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from monitor.clock import ManualClock
 from monitor.health import channel_health
+from monitor.scheduler import startup_job, sweep_job
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.pacing import MAX_INTERVAL, RECOVERY, WIDENING, Pacer
-from monitor.telegram.sandbox import SandboxClient, World
+from monitor.telegram.sandbox import SandboxClient, World, signed_in_session
 from monitor.text import TextPipeline
-from tests.conftest import connect_client, fill, make_collector, stored_view, world_view
+from tests.conftest import connect_client, fill, make_collector, run_cli, stored_view, world_view
 
 
 async def test_backfill_reads_all_history_over_many_pages_oldest_first(
@@ -334,6 +336,30 @@ async def test_already_followed_and_the_channel_limit(
     assert [c.username for c in await store.following()] == ["first_chan"]
 
 
+async def test_a_channel_the_account_already_joined_is_followed(
+    world: World, collector: Collector, store: Store
+) -> None:
+    channel = world.add_channel("Канал", "joined_before")
+    fill(world, channel, 5)
+    channel.members.add(world.account.id)  # joined in the app, or by an earlier run
+    added = await collector.add("@joined_before")
+    assert "JoinChannelRequest" in world.requests  # Telegram said USER_ALREADY_PARTICIPANT
+    assert await collector.backfill(added.channel) == 5
+    assert [c.username for c in await store.following()] == ["joined_before"]
+
+
+def test_channels_add_follows_a_channel_the_account_already_joined(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = world.add_channel("Канал", "joined_before")
+    fill(world, channel, 5)
+    channel.members.add(world.account.id)
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    code, out, err = run_cli(world, "channels", "add", "@joined_before")
+    assert (code, err) == (0, "")
+    assert "Following @joined_before" in out and "@joined_before: 5 posts stored." in out
+
+
 async def test_remove_stops_following_and_keeps_the_archive(
     world: World, collector: Collector, store: Store
 ) -> None:
@@ -364,6 +390,44 @@ async def test_sweep_marks_deletions_by_id_not_position(
     assert {i for i, (_, d) in archive.items() if d} == gone
     assert len(archive) == 250
     assert await collector.sweep_deletions() == 0  # nothing twice
+
+
+async def test_at_start_every_channel_not_swept_for_an_interval_is_swept(
+    world: World, tg: SandboxClient, store: Store, pipeline: TextPipeline, manual_clock: ManualClock
+) -> None:
+    channel = world.add_channel("Канал", "swept_at_start")
+    fill(world, channel, 20)
+    collector = make_collector(tg, store, pipeline, manual_clock)
+    await collector.backfill((await collector.add("@swept_at_start")).channel)
+    await sweep_job(collector)  # the last hourly sweep before the process stops
+    last_sweep = (await store.channel(channel.id)).last_swept_at  # type: ignore[union-attr]
+    assert last_sweep is not None
+    await tg.disconnect()
+
+    async def start_again() -> None:
+        back = await connect_client(world)
+        try:
+            await startup_job(make_collector(back, store, pipeline, manual_clock))
+        finally:
+            await back.disconnect()
+
+    # Deleted while `run` was down: no update reaches anyone, only a sweep finds it.
+    manual_clock.advance(10 * 60)
+    world.delete(channel, [3])
+    checks = world.requests.count("GetMessagesRequest")
+    await start_again()  # swept ten minutes ago: the hourly sweep is not due yet
+    assert world.requests.count("GetMessagesRequest") == checks
+    assert (await store.channel(channel.id)).last_swept_at == last_sweep  # type: ignore[union-attr]
+
+    manual_clock.advance(2 * 3600)
+    world.delete(channel, [7])
+    restarted = manual_clock.now().replace(microsecond=0)
+    await start_again()
+    archive = await stored_view(store, channel.id)
+    assert {i for i, (_, deleted) in archive.items() if deleted} == {3, 7}
+    swept = await store.channel(channel.id)
+    assert swept is not None and swept.last_swept_at is not None
+    assert restarted <= swept.last_swept_at <= manual_clock.now()
 
 
 async def test_metrics_are_snapshotted_at_growing_intervals(
@@ -421,3 +485,32 @@ async def test_reconnection_backs_off_until_the_network_returns(
     world.restore_network()
     assert await collector.ensure_connected() is True
     assert await tg.get_me() is not None
+
+
+async def test_private_and_group_messages_are_never_taken_for_a_followed_channels_posts(
+    world: World, tg: SandboxClient, collector: Collector, store: Store
+) -> None:
+    channel = world.add_channel("Канал", "twin_chan")
+    fill(world, channel, 3)
+    await collector.backfill((await collector.add("@twin_chan")).channel)
+    collector.install_handlers()
+    # Telegram numbers users, basic groups and channels apart: their bare ids can meet.
+    namesake = world.add_user("Тёзка", user_id=channel.id)
+    group = world.add_group("Чат", members=[namesake, world.account], group_id=channel.id)
+    before = await stored_view(store, channel.id)
+    private = world.write_to_account(namesake, "личное сообщение")
+    in_group = world.write_to_account(namesake, "сообщение в группе", group)
+    await tg.settle()
+    world.edit_in_account(private, "личное, исправлено")
+    world.edit_in_account(in_group, "в группе, исправлено")
+    await tg.settle()
+    # Message ids 1 and 2 of the account's box: the channel has posts 1 and 2 as well.
+    assert sorted([private.id, in_group.id]) == [1, 2]
+    world.delete_in_account([private.id, in_group.id])
+    await tg.settle()
+    assert await stored_view(store, channel.id) == before
+    assert await store.revision_count() == 3
+    assert collector.live_stored == 0
+    world.post(channel, "пост канала")  # the channel's own posts still arrive live
+    await tg.settle()
+    assert (await stored_view(store, channel.id))[4] == ("пост канала", False)

@@ -15,7 +15,7 @@ from telethon import TelegramClient
 from monitor.bot.service import BotService
 from monitor.cli.context import Context
 from monitor.progress import ProgressBar
-from monitor.scheduler import add_bot_jobs, add_collector_jobs, catch_up_job, digest_job
+from monitor.scheduler import add_bot_jobs, add_collector_jobs, digest_job, startup_job
 from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.telegram.session import (
@@ -146,7 +146,7 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
                 collector.install_handlers()
                 channels = await collector.load()
                 add_collector_jobs(scheduler, collector, ctx.settings)
-                started.append(asyncio.create_task(catch_up_job(collector)))
+                started.append(asyncio.create_task(startup_job(collector)))
                 if bot_client is not None:
                     bot = BotService(bot_client, store, ctx.settings, ctx.pipeline, ctx.scorer,
                                      ctx.clock, collector)  # fmt: skip

@@ -28,6 +28,7 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
         state=row["state"],
         last_read_at=from_db(row["last_read_at"]),
         last_error_at=from_db(row["last_error_at"]),
+        last_swept_at=from_db(row["last_swept_at"]),
     )
 
 

@@ -73,6 +73,13 @@ class CollectionMixin(StoreBase):
                 (username, title, note, to_db(now), channel_id),
             )
 
+    async def record_swept(self, channel_id: int, when: datetime) -> None:
+        """The channel's recent posts were re-checked for deletions, as they stood at `when`."""
+        async with self.write() as db:
+            await db.execute(
+                "UPDATE channels SET last_swept_at = ? WHERE id = ?", (to_db(when), channel_id)
+            )
+
     async def recent_message_ids(self, channel_id: int, since: datetime) -> list[int]:
         """Messages of the channel posted since `since` and not known to be deleted."""
         rows = await self._db.execute_fetchall(

@@ -283,4 +283,16 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        10,
+        "last-swept",
+        """
+        -- When the collector last re-checked the channel's recent posts for deletions: at
+        -- start, `run` sweeps every channel whose last sweep is older than the interval.
+        ALTER TABLE channels ADD COLUMN last_swept_at TEXT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -46,6 +46,11 @@ class ChannelError(Exception):
     """A channel cannot be added, read or removed; the message says why in one sentence."""
 
 
+class StalledHistory(Exception):
+    """Telegram answered a page of history with nothing above the high-water mark: asked
+    again, it would answer the same, for ever."""
+
+
 @dataclass(frozen=True)
 class AddResult:
     channel: Channel
@@ -65,7 +70,7 @@ def _state_of(error: Exception) -> tuple[str, str]:
         return "inaccessible", "the channel is private now or the account was removed from it"
     if isinstance(error, errors.ChannelInvalidError):
         return "gone", "Telegram no longer knows the channel (deleted?)"
-    if isinstance(error, FloodWaitTooLong):
+    if isinstance(error, FloodWaitTooLong | StalledHistory):
         return "ok", str(error)
     return "ok", f"{type(error).__name__}: {error}"
 
@@ -165,6 +170,8 @@ class Collector:
             await self.pacer.call(
                 "join", lambda: self.client(functions.channels.JoinChannelRequest(entity))
             )
+        except errors.UserAlreadyParticipantError:
+            pass  # joined before (in the app, or by an earlier run): following is what was asked
         except errors.ChannelsTooMuchError:
             raise ChannelError(
                 "The account already follows 500 channels, Telegram's limit; "
@@ -223,6 +230,14 @@ class Collector:
                 messages = [m for m in page if m is not None]
                 if not messages:
                     break
+                # Only what lies above the mark is new. A page with nothing above it ends the
+                # pass: asked again, a server that ignores the offset would answer the same.
+                messages = [m for m in messages if m.id > high_water]
+                if not messages:
+                    raise StalledHistory(
+                        f"Telegram sent only posts already stored when asked for those after "
+                        f"message {high_water}; the next catch-up asks again"
+                    )
                 newest = max(m.id for m in messages)
                 posts = [p for p in (to_post(m, current.id) for m in messages) if p is not None]
                 await ingest(
@@ -296,6 +311,8 @@ class Collector:
         await self.store.set_backfill_state(channel.id, "running")
         read = await self.guarded(channel, lambda: self.read_forward(channel, on_progress))
         if read is None:
+            # Not running any more: the next catch-up pass goes on from the mark.
+            await self.store.set_backfill_state(channel.id, "pending")
             failed = await self.store.channel(channel.id)
             reason = failed.last_error if failed is not None else None
             raise ChannelError(
@@ -312,7 +329,7 @@ class Collector:
             return await work()
         except (ConnectionError, OSError, asyncio.CancelledError):
             raise
-        except (errors.RPCError, FloodWaitTooLong, ValueError) as error:
+        except (errors.RPCError, FloodWaitTooLong, StalledHistory, ValueError) as error:
             state, sentence = _state_of(error)
             log.warning("channel %s: %s", channel.id, sentence)
             await self.store.record_channel_error(channel.id, state, sentence, self.clock.now())
@@ -357,15 +374,23 @@ class Collector:
         deleted = await self.store.mark_deleted(channel.id, missing, now) if missing else 0
         return deleted
 
-    async def sweep_deletions(self) -> int:
-        """Re-check the posts of the last `sweep_days`; mark those Telegram no longer has."""
-        since = self.clock.now() - timedelta(days=self.sweep_days)
+    async def sweep_deletions(self, swept_before: datetime | None = None) -> int:
+        """Re-check the posts of the last `sweep_days`; mark those Telegram no longer has.
+        With `swept_before`, only the channels not swept since then."""
+        now = self.clock.now()
         deleted = 0
         for channel in await self.load():
-            ids = await self.store.recent_message_ids(channel.id, since)
-            if ids:
-                found = await self.guarded(channel, partial(self._recheck, channel, ids, False))
+            swept = channel.last_swept_at
+            if swept_before is None or swept is None or swept <= swept_before:
+                found = await self.guarded(channel, partial(self._sweep, channel, now))
                 deleted += found or 0
+        return deleted
+
+    async def _sweep(self, channel: Channel, now: datetime) -> int:
+        since = now - timedelta(days=self.sweep_days)
+        ids = await self.store.recent_message_ids(channel.id, since)
+        deleted = await self._recheck(channel, ids, False) if ids else 0
+        await self.store.record_swept(channel.id, now)
         return deleted
 
     async def snapshot_metrics(self) -> int:
@@ -390,9 +415,15 @@ class Collector:
         self._handlers_installed = True
 
     def _followed_id(self, marked_id: int | None) -> int | None:
+        """The followed channel an update comes from, else None. Telegram numbers users, basic
+        groups and channels apart, so the bare id alone would take a private message from a
+        user whose id equals a channel's for that channel's post. A deletion in a private chat
+        or basic group names no chat at all (None here): its message ids are the account's."""
         if marked_id is None:
             return None
-        channel_id, _ = utils.resolve_id(marked_id)
+        channel_id, peer_type = utils.resolve_id(marked_id)
+        if peer_type is not types.PeerChannel:
+            return None
         return channel_id if channel_id in self._following else None
 
     async def _on_message(self, event: Any) -> None:

@@ -141,6 +141,9 @@ class SimChannel:
     deleted: bool = False
     admins: set[int] = field(default_factory=set)
     creator_id: int | None = None
+    # History requests get the same page of its oldest messages, whatever offset or min_id
+    # they ask: a server that stops advancing.
+    stuck_history: bool = False
 
 
 @dataclass
@@ -356,8 +359,11 @@ class World:
     # ---- building the world -------------------------------------------------------------
 
     def add_user(self, first_name: str, username: str | None = None, bot: bool = False,
-                 phone: str | None = None) -> SimUser:  # fmt: skip
-        user = SimUser(next(self._ids), self.rng.getrandbits(63), first_name, username, bot, phone)
+                 phone: str | None = None, user_id: int | None = None) -> SimUser:  # fmt: skip
+        """A user; `user_id` picks its id (Telegram numbers users, basic groups and channels
+        apart, so a user's bare id can equal a channel's)."""
+        user = SimUser(user_id or next(self._ids), self.rng.getrandbits(63), first_name,
+                       username, bot, phone)  # fmt: skip
         self.users[user.id] = user
         if username:
             self.usernames[username.lower()] = ("user", user.id)
@@ -379,10 +385,10 @@ class World:
         return channel
 
     def add_group(self, title: str, members: Iterable[SimUser] = (), admins: Iterable[SimUser] = (),
-                  creator: SimUser | None = None) -> SimGroup:  # fmt: skip
+                  creator: SimUser | None = None, group_id: int | None = None) -> SimGroup:  # fmt: skip
         """A basic group of `members`, `admins` and `creator` (all of them members), with the
-        bot in it."""
-        group = SimGroup(next(self._ids), title, self.clock.now())
+        bot in it; `group_id` picks its id, as `add_user`'s `user_id` does."""
+        group = SimGroup(group_id or next(self._ids), title, self.clock.now())
         self._add_people(group, members, admins, creator)
         self.groups[group.id] = group
         return group
@@ -514,6 +520,43 @@ class World:
         elif self.bot.id in chat.members:
             self._add_to_box(self.bot.id, message, [user], chat)
         return message
+
+    def write_to_account(self, user: SimUser, text: str,
+                         group: SimGroup | None = None) -> SimMessage:  # fmt: skip
+        """`user` writes `text` to the account privately, or in the basic group `group` they
+        are both in: the account's connections get UpdateNewMessage, numbered in its box."""
+        if group is not None and {user.id, self.account.id} - group.members:
+            raise ValueError(f"{user.first_name} and the account are not both in {group.title}")
+        message = SimMessage(
+            0, self.clock.now(), text, chat_id=peer_id(group or user), sender_id=user.id
+        )
+        self._add_to_box(self.account.id, message, [user], group)
+        return message
+
+    def edit_in_account(self, message: SimMessage, text: str) -> None:
+        """The author of `message`, in the account's box, edits it to `text`."""
+        message.earlier_texts.append(message.text)
+        message.text, message.edit_date = text, self.clock.now()
+        chat = self._chat_by_id(message.chat_id)
+        self._account_update(
+            self.account.id,
+            lambda pts: types.UpdateEditMessage(self._tl_message(message, self.account.id), pts, 1),
+            [self.users[message.sender_id or 0]],
+            chat if isinstance(chat, SimGroup) else None,
+        )
+
+    def delete_in_account(self, message_ids: Iterable[int]) -> None:
+        """Messages of the account's private chats or basic groups are deleted. Telegram's
+        update names the message ids only, not the chat: they are unique within the box."""
+        box = self._box(self.account.id)
+        ids = [i for i in message_ids if box.messages.pop(i, None) is not None]
+        if ids:
+            self._account_update(
+                self.account.id,
+                lambda pts: types.UpdateDeleteMessages(ids, pts, len(ids)),
+                [],
+                None,
+            )
 
     def user_presses(self, user: SimUser, message: SimMessage, data: bytes) -> SimCallbackQuery:
         """`user` presses the inline button carrying `data` under the bot's `message`; the bot
@@ -840,11 +883,13 @@ class World:
     def _on_JoinChannelRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         channel = self._channel_of(request.channel, sender)
         user_id = sender.user_id or 0
-        if user_id not in channel.members:
-            joined = sum(1 for c in self.channels.values() if user_id in c.members)
-            if joined >= self.channel_limit:
-                raise SandboxRpcError(400, "CHANNELS_TOO_MUCH")
-            channel.members.add(user_id)
+        if user_id in channel.members:
+            # As real Telegram can answer (seen with Telethon 1.39): joining twice is an error.
+            raise SandboxRpcError(400, "USER_ALREADY_PARTICIPANT")
+        joined = sum(1 for c in self.channels.values() if user_id in c.members)
+        if joined >= self.channel_limit:
+            raise SandboxRpcError(400, "CHANNELS_TOO_MUCH")
+        channel.members.add(user_id)
         return types.Updates(
             [types.UpdateChannel(channel.id)],
             [],
@@ -889,6 +934,8 @@ class World:
             m for m in page
             if (not request.min_id or m.id > request.min_id) and (not request.max_id or m.id < request.max_id)
         ]  # fmt: skip
+        if channel.stuck_history:
+            page = newest_first[len(newest_first) - max(0, min(request.limit, 100)) :]
         return tl_messages.ChannelMessages(
             pts=channel.pts, count=len(newest_first), topics=[],
             users=self._senders_of(page, sender.user_id),

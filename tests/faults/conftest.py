@@ -26,8 +26,9 @@ from tests.conftest import NOW, run_cli, stored_view, world_view
 ROOT = Path(__file__).resolve().parents[2]
 # Columns saying when this process saw something: they differ between any two runs.
 WHEN_SEEN = frozenset(
-    {"id", "added_at", "first_seen_at", "updated_at", "seen_at", "last_read_at", "last_error_at"}
-)
+    {"id", "added_at", "first_seen_at", "updated_at", "seen_at", "last_read_at", "last_error_at",
+     "last_swept_at"}
+)  # fmt: skip
 
 # ---- child processes ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ request types, and one too long to sit out; a channel deleted in the middle of i
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from collections.abc import Callable
@@ -245,3 +246,66 @@ def test_channels_add_says_which_channel_vanished_while_its_history_was_read(
     code, out, _ = run_cli(world, "stats", "--json")
     posts = {row["channel"]: row["posts"] for row in json.loads(out)["channels"]}
     assert posts == {"@gone_00": 450, "@gone_01": 300, "@gone_02": 450}
+
+
+def give_up_after(world: World, pages: int) -> None:
+    """A reader that never notices a history standing still would ask for ever: fail instead."""
+    asked = 0
+
+    def count(name: str) -> None:
+        nonlocal asked
+        asked += name == "GetHistoryRequest"
+        assert asked <= pages, f"{asked} history requests: the reader does not stop"
+
+    world.on_request = count
+
+
+async def test_a_history_that_stops_advancing_ends_the_pass_and_the_next_catch_up_retries(
+    world: World, collector: Collector, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck, healthy = seeded_channels(world, random.Random(6), 2, (250, 250), prefix="stuck")
+    await follow(collector, [stuck, healthy])
+    stuck.stuck_history = True  # every page: its oldest 100 posts, whatever was asked
+    give_up_after(world, 20)
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        await catch_up_job(collector)
+    stopped = await store.channel(stuck.id)
+    assert stopped is not None
+    assert (stopped.high_water, stopped.backfill_state, stopped.state) == (100, "pending", "ok")
+    assert stopped.last_error == (
+        "Telegram sent only posts already stored when asked for those after message 100; "
+        "the next catch-up asks again"
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"channel {stuck.id}: {stopped.last_error}"]
+    assert len(await stored_view(store, stuck.id)) == 100
+    assert (await store.channel(healthy.id)).backfill_state == "done"  # type: ignore[union-attr]
+
+    asked = world.requests.count("GetHistoryRequest")
+    await catch_up_job(collector)  # still stuck: asked again, once, and the pass ends
+    assert world.requests.count("GetHistoryRequest") == asked + 2  # and the healthy one's
+    stuck.stuck_history = False
+    await catch_up_job(collector)
+    resumed = await store.channel(stuck.id)
+    assert resumed is not None
+    assert (resumed.backfill_state, resumed.last_error) == ("done", None)
+    await assert_matches_world(store, world, [stuck, healthy])
+
+
+def test_channels_add_returns_when_the_history_stops_advancing(
+    env: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [stuck] = seeded_channels(world, random.Random(6), 1, (250, 250), prefix="stuck")
+    stuck.stuck_history = True
+    monkeypatch.setenv("TG_SESSION", signed_in_session(world))
+    give_up_after(world, 20)
+    code, out, err = run_cli(world, "channels", "add", "@stuck_00")
+    assert code == 1
+    assert "@stuck_00: " not in out  # no count of posts stored: the history was not read through
+    assert err.splitlines()[-1] == (
+        "error: @stuck_00 could not be read to the end: Telegram sent only posts already stored "
+        "when asked for those after message 100; the next catch-up asks again; what was read "
+        "is kept."
+    )
+    code, out, _ = run_cli(world, "channels", "list", "--json")
+    [channel] = json.loads(out)
+    assert (channel["posts"], channel["backfill_state"]) == (100, "pending")
