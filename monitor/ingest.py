@@ -11,7 +11,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from monitor.models import Post, PreparedPost, RevisionSource, StoreCounts
+from monitor.models import LIVE, Post, PreparedPost, RevisionSource, StoreCounts
 from monitor.sentiment.scorer import Scorer
 from monitor.sentiment.service import scorer_from
 from monitor.store import Store
@@ -95,11 +95,11 @@ async def ingest(
     high_water: int | None = None,
     scorer: Scorer | None = None,
     *,
-    source: RevisionSource,
+    source: RevisionSource = LIVE,
 ) -> StoreCounts:
-    """Run the text pipeline over `posts` of one channel and store them in one transaction
-    (with the channel's new high-water mark, when the posts come from reading it in order),
-    each new version recorded as read from `source`."""
+    """Run the text pipeline over `posts` the collector read from one channel and store them
+    in one transaction (with the channel's new high-water mark, when the posts come from
+    reading it in order), each new version recorded as read from `source`."""
     if not posts and high_water is None:
         return StoreCounts()
     prepared = [prepare(post, pipeline, scorer) for post in posts]

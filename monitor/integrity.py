@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import NamedTuple
 
 CHAIN_VERSION = 2
@@ -64,3 +65,35 @@ def revision_hash(prev_hash: str, channel_id: int, message_id: int, evidence: Ev
          e.post_author, e.reply_to, e.deleted_at, e.source, e.source_file, e.source_sha256]
     )  # fmt: skip
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class PublishedHeadsError(ValueError):
+    """A file of published heads cannot be used; the message says why in one sentence."""
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def published_heads(text: str) -> dict[int, list[str]]:
+    """Channel id -> heads, from what `chain-head --json` printed (a JSON list of objects
+    with `channel_id` and `head`; other keys are for people)."""
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        raise PublishedHeadsError("it is not JSON; give what `chain-head --json` printed") from None
+    if not isinstance(entries, list):
+        raise PublishedHeadsError(
+            "it should hold a JSON list of heads, as `chain-head --json` prints"
+        )
+    heads: dict[int, list[str]] = {}
+    for number, entry in enumerate(entries, 1):
+        channel_id = entry.get("channel_id") if isinstance(entry, dict) else None
+        head = entry.get("head") if isinstance(entry, dict) else None
+        if type(channel_id) is not int:
+            raise PublishedHeadsError(f"entry {number} has no whole-number channel_id")
+        if not isinstance(head, str) or not (head == "" or _SHA256.fullmatch(head)):
+            raise PublishedHeadsError(
+                f"entry {number} has no head of 64 hexadecimal digits (a SHA-256)"
+            )
+        heads.setdefault(channel_id, []).append(head)
+    return heads

@@ -114,7 +114,9 @@ class ChainMixin(StoreBase):
             return None
         row = rows[0]
         if row["r_id"] is None:
-            return ChainBreak(channel_id, label, row["message_id"], None, "it has no hashed revision")
+            return ChainBreak(
+                channel_id, label, row["message_id"], None, "it has no hashed revision"
+            )
         fields = _V1_FIELDS if row["chain_version"] == 1 else _V2_FIELDS
         name = next(name for name in fields if row[name] != row[f"r_{name}"])
         return ChainBreak(

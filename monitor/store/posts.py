@@ -173,7 +173,9 @@ class PostsMixin(StoreBase):
                     source.file, source.sha256,
                 )  # fmt: skip
                 prev, head = head, revision_hash(head, channel_id, post.message_id, evidence)
-                revisions.append(_revision_row(channel_id, post.message_id, seen, prev, head, evidence))
+                revisions.append(
+                    _revision_row(channel_id, post.message_id, seen, prev, head, evidence)
+                )
                 versions.add((post.message_id, post.text, edit))
                 if current is None:
                     new += 1
@@ -245,17 +247,24 @@ class PostsMixin(StoreBase):
             head = await self._scalar("SELECT chain_head FROM channels WHERE id = ?", (channel_id,))
             revisions: list[tuple[Any, ...]] = []
             for part in chunks(sorted(set(message_ids))):
-                rows = await db.execute_fetchall(
-                    "SELECT message_id, date, edit_date, text, entities, media_type, forward_from, "
-                    "forward_from_id, post_author, reply_to FROM posts WHERE channel_id = ? "
-                    f"AND deleted_at IS NULL AND message_id IN ({placeholders(len(part))}) "
-                    "ORDER BY message_id",
+                rows = await self._rows(
+                    "SELECT * FROM posts WHERE channel_id = ? AND deleted_at IS NULL "
+                    f"AND message_id IN ({placeholders(len(part))}) ORDER BY message_id",
                     (channel_id, *part),
                 )
-                for message_id, *fields in rows:
-                    evidence = Evidence(*fields, when, source.kind, source.file, source.sha256)
+                for row in rows:
+                    # The post as it is, seen deleted now.
+                    evidence = Evidence(
+                        row["date"], row["edit_date"], row["text"], row["entities"],
+                        row["media_type"], row["forward_from"], row["forward_from_id"],
+                        row["post_author"], row["reply_to"], when, source.kind, source.file,
+                        source.sha256,
+                    )  # fmt: skip
+                    message_id = row["message_id"]
                     prev, head = head, revision_hash(head, channel_id, message_id, evidence)
-                    revisions.append(_revision_row(channel_id, message_id, when, prev, head, evidence))
+                    revisions.append(
+                        _revision_row(channel_id, message_id, when, prev, head, evidence)
+                    )
                 await db.execute(
                     f"UPDATE posts SET deleted_at = ?, updated_at = ? WHERE channel_id = ? "
                     f"AND deleted_at IS NULL AND message_id IN ({placeholders(len(part))})",
