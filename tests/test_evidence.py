@@ -341,3 +341,28 @@ async def test_a_deletion_of_a_post_never_stored_is_not_a_revision(
     assert await store.mark_deleted(1001, [1, 2, 1], clock(), source=RECHECK) == 1
     assert await store.mark_deleted(1001, [1], clock(), source=RECHECK) == 0
     assert await store.revision_count() == 2
+
+
+async def test_the_digest_shows_an_imported_version_as_imported(
+    store: Store, pipeline: TextPipeline, clock: Clock, channel: ChannelInfo
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from monitor.bot.render import render_digest
+    from monitor.digest import build_digest
+    from monitor.sentiment.lexicon import build_lexicon, builtin_entries
+    from monitor.sentiment.scorer import LexiconScorer
+
+    await ingest(store, pipeline, 1001, [make_post(1, "правда"), make_post(2, "было")], clock())
+    clock.advance(hours=1)
+    await ingest(store, pipeline, 1001, [make_post(2, "стало", edit_date=clock())], clock())
+    forged = make_post(1, "подделка", edit_date=clock())
+    await store.store_posts(1001, [_prepared(pipeline, forged)], clock(), source=IMPORT)
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    digest = await build_digest(store, scorer, T0, T0 + timedelta(days=1), clock())
+    assert [(e["new_text"], e["source"]) for e in digest["edits"]] == [
+        ("стало", "live"), ("подделка", "import"),
+    ]  # fmt: skip
+    text = "\n".join(render_digest(digest, ZoneInfo("UTC")))
+    assert "<i>now:</i> стало" in text
+    assert "<i>now, per an imported export (not read from Telegram):</i> подделка" in text
