@@ -218,6 +218,8 @@ async def _assemble(
                 "edit_date": _iso(e.edit_date),
                 "old_text": _snippet(e.old_text),
                 "new_text": _snippet(e.new_text),
+                "source": e.source,
+                "source_file": e.source_file,
             }
             for e in edits
         ],

@@ -11,7 +11,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from monitor.models import Post, PreparedPost, StoreCounts
+from monitor.models import LIVE, Post, PreparedPost, RevisionSource, StoreCounts
 from monitor.sentiment.scorer import Scorer
 from monitor.sentiment.service import scorer_from
 from monitor.store import Store
@@ -94,10 +94,13 @@ async def ingest(
     now: datetime,
     high_water: int | None = None,
     scorer: Scorer | None = None,
+    *,
+    source: RevisionSource = LIVE,
 ) -> StoreCounts:
-    """Run the text pipeline over `posts` of one channel and store them in one transaction
-    (with the channel's new high-water mark, when the posts come from reading it in order)."""
+    """Run the text pipeline over `posts` the collector read from one channel and store them
+    in one transaction (with the channel's new high-water mark, when the posts come from
+    reading it in order), each new version recorded as read from `source`."""
     if not posts and high_water is None:
         return StoreCounts()
     prepared = [prepare(post, pipeline, scorer) for post in posts]
-    return await store.store_posts(channel_id, prepared, now, high_water)
+    return await store.store_posts(channel_id, prepared, now, high_water, source=source)

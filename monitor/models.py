@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 
 def utc(dt: datetime) -> datetime:
@@ -74,6 +74,30 @@ class Post:
     forwards: int | None = None
     replies: int | None = None
     reactions: dict[str, int] | None = None
+
+
+SourceKind = Literal["live", "backfill", "catch-up", "recheck", "import"]
+
+
+@dataclass(frozen=True)
+class RevisionSource:
+    """Where a version of a post was read: by the collector (a live update, the backfill, a
+    catch-up pass, a re-check of recent posts) or from an export file, named with its SHA-256."""
+
+    kind: SourceKind
+    file: str | None = None
+    sha256: str | None = None
+
+    @property
+    def collected(self) -> bool:
+        """Read from Telegram by the collector, not taken from a file someone handed over."""
+        return self.kind != "import"
+
+
+LIVE = RevisionSource("live")
+BACKFILL = RevisionSource("backfill")
+CATCH_UP = RevisionSource("catch-up")
+RECHECK = RevisionSource("recheck")
 
 
 @dataclass(frozen=True)
@@ -153,7 +177,21 @@ class ChannelStats:
     first_post: datetime | None
     last_post: datetime | None
     deleted: int
-    revised: int
+    revised: int  # posts with two or more stored versions: edits the archive saw
+    # Posts Telegram marks edited whose one stored version is already the edited one: the
+    # edit came before the archive first read them, so the earlier text is unknown.
+    edited_before_read: int = 0
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """A channel's latest hash, to publish: anyone can later check it is still in the chain."""
+
+    channel_id: int
+    channel_label: str
+    head: str
+    revisions: int
+    at: datetime | None  # when the latest revision was stored
 
 
 @dataclass(frozen=True)
@@ -162,16 +200,14 @@ class ChainBreak:
 
     channel_id: int
     channel_label: str
-    message_id: int
+    message_id: int | None  # None: the channel as a whole
     revision_id: int | None
     reason: str
 
     def describe(self) -> str:
         where = f"revision {self.revision_id} of " if self.revision_id else ""
-        return (
-            f"{where}message {self.message_id} in {self.channel_label} "
-            f"(channel id {self.channel_id}): {self.reason}"
-        )
+        post = f"message {self.message_id} in " if self.message_id is not None else ""
+        return f"{where}{post}{self.channel_label} (channel id {self.channel_id}): {self.reason}"
 
 
 def now_utc() -> datetime:

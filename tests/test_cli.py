@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sqlite3
@@ -167,7 +168,10 @@ def test_stats_and_channels_json(db: str) -> None:
     code, out, _ = run("stats", "--json", "--db", db)
     stats = json.loads(out)
     assert code == 0
-    assert stats["totals"] == {"channels": 2, "posts": 12, "deleted": 0, "revised": 0}
+    # Message 106 was edited before the export was made: one version, an edit date.
+    assert stats["totals"] == {
+        "channels": 2, "posts": 12, "deleted": 0, "revised": 0, "edited_before_read": 1
+    }  # fmt: skip
     code, out, _ = run("channels", "list", "--json", "--db", db)
     channels = json.loads(out)
     assert code == 0
@@ -232,3 +236,102 @@ def test_a_worker_process_running_bot_py_again_imports_none_of_the_command_line(
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_export_shows_where_each_version_was_read(db: str) -> None:
+    digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    code, out, _ = run("export", "--format", "jsonl", "--revisions", "--db", db)
+    [record, *_] = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and record["source"] == "import"
+    [revision] = record["revisions"]
+    assert (revision["source"], revision["source_file"], revision["source_sha256"]) == (
+        "import", str(SAMPLE), digest,
+    )  # fmt: skip
+    code, out, _ = run("export", "--format", "csv", "--revisions", "--db", db)
+    [row, *_] = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and row["source"] == "import"
+    assert json.loads(row["revisions"])[0]["source_sha256"] == digest
+
+
+def _rehash(db: str, channel_id: int) -> None:
+    """A forger's last step: every hash of the channel computed again, the head stored."""
+    from monitor.store.chain import _recomputed
+
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        head = ""
+        for row in conn.execute(
+            "SELECT * FROM post_revisions WHERE channel_id = ? ORDER BY id", (channel_id,)
+        ).fetchall():
+            new = _recomputed(head, channel_id, row)
+            conn.execute("UPDATE post_revisions SET prev_hash = ?, hash = ? WHERE id = ?",
+                         (head, new, row["id"]))  # fmt: skip
+            head = new
+        conn.execute("UPDATE channels SET chain_head = ? WHERE id = ?", (head, channel_id))
+
+
+def test_a_published_head_catches_a_rehashed_archive_and_a_channel_deleted_whole(
+    db: str, tmp_path: Path
+) -> None:
+    code, out, _ = run("chain-head", "--json", "--db", db)
+    heads = json.loads(out)
+    assert code == 0
+    assert [(h["channel_id"], h["revisions"]) for h in heads] == [(1700000001, 7), (1700000002, 5)]
+    published = tmp_path / "heads.json"
+    published.write_text(out)
+    code, out, _ = run("chain-head", "--channel", "1700000002", "--db", db)
+    assert code == 0 and out.startswith(
+        f"Официальный вестник (channel id 1700000002): {heads[1]['head']}"
+    )
+    assert run("verify", "--expect", str(published), "--db", db)[0] == 0
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE posts SET text = 'подделка' WHERE message_id = 106")
+        conn.execute("UPDATE post_revisions SET text = 'подделка' WHERE message_id = 106")
+    _rehash(db, 1700000001)
+    code, out, _ = run("verify", "--db", db)
+    assert code == 0 and out.startswith("OK")  # recomputed: the archive alone cannot tell
+    code, _, err = run("verify", "--expect", str(published), "--db", db)
+    assert code == 1
+    assert "ALTERED: Фронтовая сводка (channel id 1700000001): the published head" in err
+
+    with sqlite3.connect(db) as conn:  # the forged channel removed instead, every trace of it
+        for table in ("post_revisions", "posts", "channels"):
+            column = "id" if table == "channels" else "channel_id"
+            conn.execute(f"DELETE FROM {table} WHERE {column} = 1700000001")
+    assert run("verify", "--db", db)[0] == 0
+    code, _, err = run("verify", "--expect", str(published), "--db", db)
+    assert code == 1 and "channel id 1700000001" in err and "no longer in the archive" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "No such file or directory"),
+        ("{not json", "it is not JSON"),
+        ('{"channel_id": 1, "head": ""}', "it should hold a JSON list of heads"),
+        ('[{"head": ""}]', "entry 1 has no whole-number channel_id"),
+        ('[{"channel_id": true, "head": ""}]', "entry 1 has no whole-number channel_id"),
+        ('[{"channel_id": 1, "head": "abc"}]', "entry 1 has no head of 64 hexadecimal digits"),
+        ('[{"channel_id": 1, "head": ""}, "x"]', "entry 2 has no whole-number channel_id"),
+    ],
+)
+def test_a_bad_file_of_heads_is_one_sentence(
+    db: str, tmp_path: Path, content: str | None, reason: str
+) -> None:
+    path = tmp_path / "heads.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run("verify", "--expect", str(path), "--db", db)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {path} cannot be used: {reason}")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_stats_say_which_edits_were_seen(db: str) -> None:
+    code, out, _ = run("stats", "--db", db)
+    assert code == 0
+    header, *_, total, legend = out.splitlines()
+    assert "revised" in header and "edited early" in header
+    assert total.split()[1:5] == ["12", "0", "0", "1"]
+    assert legend.startswith("revised: edited while archived")

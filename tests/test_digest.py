@@ -14,7 +14,7 @@ from monitor import digest as digest_module
 from monitor.cli import main
 from monitor.digest import build_digest
 from monitor.ingest import ingest
-from monitor.models import ChannelInfo, Post
+from monitor.models import LIVE, ChannelInfo, Post
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
@@ -80,7 +80,7 @@ async def month(store: Store, pipeline: TextPipeline) -> Store:
     edited = posts[2][-2]
     await ingest(store, pipeline, 2, [Post(2, edited.message_id, edited.date, "Исправлено: сводка уточнена.",
                                             edit_date=DAY + timedelta(hours=5))], DAY + timedelta(hours=5))  # fmt: skip
-    await store.mark_deleted(3, [posts[3][-2].message_id], DAY + timedelta(hours=6))
+    await store.mark_deleted(3, [posts[3][-2].message_id], DAY + timedelta(hours=6), source=LIVE)
     return store
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.models import ChannelInfo
+from monitor.models import LIVE, ChannelInfo
 from monitor.search.query import MAX_QUERY_CHARS, QueryError, parse_query
 from monitor.search.service import search
 from monitor.store import Store
@@ -121,6 +121,7 @@ def test_no_query_surfaces_an_error_other_than_a_sentence(pipeline: TextPipeline
                     _prepared(pipeline, 2, "мирные переговоры и #Бахмут"),
                 ],
                 T0,
+                source=LIVE,
             )
         )
 

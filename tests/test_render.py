@@ -182,6 +182,8 @@ def make_digest() -> dict[str, Any]:
                 "edit_date": "2024-11-06T05:00:00+00:00",
                 "old_text": "Обзор карты боевых действий.",
                 "new_text": "Исправлено: сводка уточнена.",
+                "source": "live",
+                "source_file": None,
             },
         ],
         "health": [

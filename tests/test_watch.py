@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.ingest import ingest
-from monitor.models import ChannelInfo
+from monitor.models import LIVE, ChannelInfo
 from monitor.store import Store
 from monitor.text import TextPipeline
 from monitor.watch import WatchError, add_term, patterns, remove_term
@@ -164,7 +164,7 @@ async def test_mentions_found_against_an_older_watchlist_are_found_again(
             (2, "Только санкции", ()),
         ]
     ]
-    await store.store_posts(1001, items, clock(), matched=before)
+    await store.store_posts(1001, items, clock(), matched=before, source=LIVE)
     assert await _mentioned(store, trump.id) == {1}
     assert await _mentioned(store, sanctions.id) == {1, 2}
 

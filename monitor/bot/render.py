@@ -287,10 +287,16 @@ def _deletion_line(post: Mapping[str, Any], zone: ZoneInfo) -> str:
 def _edit_item(edit: Mapping[str, Any], zone: ZoneInfo) -> str:
     where = f"{_outside(edit['channel'])}, {_local_time(edit['date'], zone)}"
     when = f", edited {_local_time(edit['edit_date'], zone)}" if edit["edit_date"] else ""
+    # An import's version may be forged: it is never shown as what Telegram showed.
+    now = (
+        "now, per an imported export (not read from Telegram)"
+        if edit["source"] == "import"
+        else "now"
+    )
     return (
         f"✏️ {_link(edit['url'], where)}{when}\n"
         f"<i>was:</i> {_post_text(edit['old_text'])}\n"
-        f"<i>now:</i> {_post_text(edit['new_text'])}"
+        f"<i>{now}:</i> {_post_text(edit['new_text'])}"
     )
 
 

@@ -23,6 +23,7 @@ from monitor.cli.analysis import (
     cmd_watch_remove,
 )
 from monitor.cli.archive import (
+    cmd_chain_head,
     cmd_channels_list,
     cmd_demo,
     cmd_export,
@@ -151,7 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=("csv", "jsonl"), required=True)
     sub.add_argument("--revisions", action="store_true", help="add each post's edit history")
 
-    command("verify", cmd_verify, "check every channel's hash chain; non-zero exit if altered")
+    sub = command(
+        "verify", cmd_verify, "check every channel's hash chain; non-zero exit if altered"
+    )
+    sub.add_argument("--expect", type=Path, metavar="FILE",
+                     help="heads printed earlier by chain-head --json, each must still be in its chain")  # fmt: skip
+
+    sub = command(
+        "chain-head", cmd_chain_head,
+        "each channel's latest hash, revision count and time, to publish for verify --expect",
+    )  # fmt: skip
+    sub.add_argument("--channel", action="append", default=[], metavar="@NAME",
+                     help="only this channel (repeatable)")  # fmt: skip
+    sub.add_argument("--json", action="store_true")
 
     sub = command("stats", cmd_stats, "posts per channel, date range, deleted and edited counts")
     sub.add_argument("--json", action="store_true")

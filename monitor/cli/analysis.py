@@ -176,7 +176,9 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
                                   for c in digest["campaigns"]]),
         ("Top posts", [f"{c['channel']}: {p['url']} {p['text']}" for c in digest["channels"] for p in c["top_posts"][:1]]),
         ("Deleted", [f"{d['url']} {d['text']}" for d in digest["deletions"]]),
-        ("Edited", [f"{e['url']} was: {e['old_text']} | now: {e['new_text']}" for e in digest["edits"]]),
+        ("Edited", [f"{e['url']} was: {e['old_text']} | now"
+                    f"{', per the imported export ' + e['source_file'] if e['source'] == 'import' else ''}: "
+                    f"{e['new_text']}" for e in digest["edits"]]),
         ("Collection health", [f"{h['channel']}: {h['state']}{' (' + h['last_error'] + ')' if h['last_error'] else ''}"
                                for h in digest["health"] if h["state"] != "ok"]),
     )  # fmt: skip

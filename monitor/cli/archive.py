@@ -1,4 +1,4 @@
-"""Archive commands: import, search, channels list, export, verify, stats, demo."""
+"""Archive commands: import, search, channels list, export, verify, chain-head, stats, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.cli.context import Context, Output, terminal_safe
 from monitor.health import health_by_channel, health_json
 from monitor.importers.service import import_exports
+from monitor.integrity import PublishedHeadsError, published_heads
 from monitor.models import now_utc
 from monitor.progress import ProgressBar
 from monitor.search.service import day_end, day_start, resolve_channel_ids, search
@@ -163,15 +164,59 @@ def spreadsheet_safe(value: object) -> object:
 
 async def cmd_verify(args: argparse.Namespace, ctx: Context) -> int:
     output = ctx.output
+    published: dict[int, list[str]] = {}
+    if args.expect is not None:
+        try:
+            published = published_heads(args.expect.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, PublishedHeadsError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            output.note(f"error: {args.expect} cannot be used: {reason}")
+            return 1
     async with await ctx.open_store() as store:
         channels = await store.channels()
         for channel in channels:
-            broken = await store.verify_channel(channel.id, channel.label)
+            heads = published.pop(channel.id, [])
+            broken = await store.verify_channel(channel.id, channel.label, heads)
             if broken is not None:
                 output.note(f"ALTERED: {broken.describe()}")
                 return 1
         revisions = await store.revision_count()
-    output.line(f"OK: {len(channels)} channel(s), {revisions:,} revisions, every hash chain intact")
+    if published:
+        # A channel deleted whole leaves no chain to break: only a head published before
+        # shows that it was there.
+        missing = ", ".join(str(channel_id) for channel_id in sorted(published))
+        output.note(f"ALTERED: channel id {missing}, whose head {args.expect} holds, "
+                    "is no longer in the archive")  # fmt: skip
+        return 1
+    checked = f", every head in {args.expect} found" if args.expect is not None else ""
+    output.line(
+        f"OK: {len(channels)} channel(s), {revisions:,} revisions, every hash chain intact{checked}"
+    )
+    return 0
+
+
+async def cmd_chain_head(args: argparse.Namespace, ctx: Context) -> int:
+    output = ctx.output
+    async with await ctx.open_store() as store:
+        ids = await resolve_channel_ids(store, args.channel) if args.channel else None
+        heads = await store.chain_heads(ids)
+    if args.json:
+        output.json(
+            [
+                {
+                    "channel_id": h.channel_id, "channel": h.channel_label, "head": h.head,
+                    "revisions": h.revisions, "at": h.at.isoformat() if h.at else None,
+                }
+                for h in heads
+            ]
+        )  # fmt: skip
+        return 0
+    for h in heads:
+        head = h.head or "(no revisions yet)"
+        output.line(
+            f"{h.channel_label} (channel id {h.channel_id}): {head}  "
+            f"{h.revisions:,} revisions, the last stored {output.when(h.at)}"
+        )
     return 0
 
 
@@ -189,6 +234,7 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
                         "first_post": s.first_post.isoformat() if s.first_post else None,
                         "last_post": s.last_post.isoformat() if s.last_post else None,
                         "deleted": s.deleted, "revised": s.revised,
+                        "edited_before_read": s.edited_before_read,
                         "health": health_json(health[s.channel_id]),
                     }
                     for s in stats
@@ -198,21 +244,29 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
                     "posts": sum(s.posts for s in stats),
                     "deleted": sum(s.deleted for s in stats),
                     "revised": sum(s.revised for s in stats),
+                    "edited_before_read": sum(s.edited_before_read for s in stats),
                 },
             }
         )  # fmt: skip
         return 0
     output.line(
-        f"{'channel':<30} {'posts':>9} {'deleted':>8} {'edited':>7} {'health':<12} "
-        "first post .. last post"
+        f"{'channel':<30} {'posts':>9} {'deleted':>8} {'revised':>8} {'edited early':>12} "
+        f"{'health':<12} first post .. last post"
     )
     for s in stats:
         output.line(
-            f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>7,} "
-            f"{health[s.channel_id].state:<12} "
+            f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>8,} "
+            f"{s.edited_before_read:>12,} {health[s.channel_id].state:<12} "
             f"{output.when(s.first_post)} .. {output.when(s.last_post)}"
         )
-    output.line(f"{'total':<30} {sum(s.posts for s in stats):>9,}")
+    output.line(
+        f"{'total':<30} {sum(s.posts for s in stats):>9,} {sum(s.deleted for s in stats):>8,} "
+        f"{sum(s.revised for s in stats):>8,} {sum(s.edited_before_read for s in stats):>12,}"
+    )
+    output.line(
+        "revised: edited while archived, every version kept; edited early: edited before the "
+        "archive first read them, only the edited text kept"
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ Each batch is one transaction, and storing is idempotent, so an import stopped a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
@@ -25,7 +26,7 @@ from monitor.importers.tdesktop import (
     to_post,
 )
 from monitor.ingest import Analysis, PreparePool, default_workers, prepare
-from monitor.models import ChannelInfo, Post, PreparedPost, StoreCounts
+from monitor.models import ChannelInfo, Post, PreparedPost, RevisionSource, StoreCounts
 from monitor.sentiment.scorer import Scorer
 from monitor.store import Store
 from monitor.store.watch import WatchPatterns
@@ -104,6 +105,7 @@ class _Batch:
     prepared: asyncio.Future[list[PreparedPost]]
     patterns: WatchPatterns | None  # what the workers matched mentions against
     now: datetime
+    source: RevisionSource
 
 
 class _Writer:
@@ -127,6 +129,7 @@ class _Writer:
         pipeline: TextPipeline,
         scorer: Scorer | None,
         now: datetime,
+        source: RevisionSource,
     ) -> None:
         patterns = None
         if self._pool is None:
@@ -136,7 +139,7 @@ class _Writer:
             patterns = await self._store.watch_patterns(chat.id)
             prepared = asyncio.ensure_future(self._pool.prepare(posts, patterns))
         previous = self._in_flight[-1] if self._in_flight else None
-        batch = _Batch(chat, prepared, patterns, now)
+        batch = _Batch(chat, prepared, patterns, now, source)
         self._in_flight.append(asyncio.create_task(self._store_after(previous, batch)))
         while len(self._in_flight) > self._depth:
             await self._in_flight.popleft()
@@ -146,7 +149,7 @@ class _Writer:
         if previous is not None:
             await previous  # a failure there stops this batch too: nothing stored out of order
         counts = await self._store.store_posts(
-            batch.chat.id, posts, batch.now, matched=batch.patterns
+            batch.chat.id, posts, batch.now, matched=batch.patterns, source=batch.source
         )
         self._report.add(batch.chat, counts)
         self.stored += counts.new + counts.revised + counts.unchanged
@@ -177,15 +180,26 @@ class _Run:
     imported: set[int] = field(default_factory=set)
 
 
+def file_source(path: Path) -> RevisionSource:
+    """The export file as the source of the versions it brings: its name and SHA-256 (read
+    once before the import, at disk speed: the hash must cover the file, not what was read
+    of it before a failure)."""
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return RevisionSource("import", str(path), digest)
+
+
 async def _import_file(run: _Run, path: Path) -> None:
     report = run.report
     chat_now: ExportChat | None = None
     posts: list[Post] = []
+    source: RevisionSource | None = None
 
     async def flush() -> None:
         nonlocal posts
         if chat_now is not None and posts:
-            await run.writer.submit(chat_now, posts, run.pipeline, run.scorer, run.clock())
+            assert source is not None
+            await run.writer.submit(chat_now, posts, run.pipeline, run.scorer, run.clock(), source)
             posts = []
 
     def progress(position: int) -> None:
@@ -193,6 +207,7 @@ async def _import_file(run: _Run, path: Path) -> None:
 
     last_id: Any = None
     try:
+        source = file_source(path)
         with path.open("rb") as handle:
             for chat, raw in read_export(CountingReader(handle, progress)):
                 if not chat.is_channel:
@@ -210,7 +225,7 @@ async def _import_file(run: _Run, path: Path) -> None:
                         )
                     run.imported.add(chat.id)
                     info = ChannelInfo(chat.id, chat.title, run.username)
-                    await run.store.save_channel(info, "import", run.clock())
+                    await run.store.save_imported_channel(info, run.clock())
                     chat_now = chat
                 try:
                     post = to_post(chat.id, raw)

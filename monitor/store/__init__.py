@@ -2,6 +2,7 @@
 
 from monitor.store.base import StoreError
 from monitor.store.bot import BotMixin, DigestProgress, HeldAlert, Subscription
+from monitor.store.chain import ChainMixin
 from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
 from monitor.store.digest import DigestMixin, EditRecord, PeriodPost
@@ -12,6 +13,7 @@ from monitor.store.watch import WatchMixin, WatchTerm
 
 class Store(
     BotMixin,
+    ChainMixin,
     ChannelsMixin,
     CollectionMixin,
     DigestMixin,

@@ -66,6 +66,38 @@ class ChannelsMixin(StoreBase):
         assert channel is not None
         return channel
 
+    async def save_imported_channel(self, info: ChannelInfo, now: datetime) -> Channel:
+        """Insert a channel an export names, or refresh its names if the collector never
+        followed it: an export can be forged, and a followed channel's names are what
+        Telegram told the collector. Nor does an export take a username from such a channel."""
+        async with self.write() as db:
+            username = info.username
+            if username:
+                await db.execute(
+                    "UPDATE channels SET username = NULL WHERE lower(username) = lower(?) "
+                    "AND id != ? AND backfill_state = 'none'",
+                    (username, info.id),
+                )
+                if await self._scalar(
+                    "SELECT 1 FROM channels WHERE lower(username) = lower(?) AND id != ?",
+                    (username, info.id),
+                ):
+                    username = None
+            await db.execute(
+                """
+                INSERT INTO channels (id, username, title, added_at, added_by)
+                VALUES (?, ?, ?, ?, 'import')
+                ON CONFLICT (id) DO UPDATE SET
+                    title = iif(backfill_state = 'none', excluded.title, title),
+                    username = iif(backfill_state = 'none',
+                                   coalesce(excluded.username, username), username)
+                """,
+                (info.id, username, info.title, to_db(now)),
+            )
+        channel = await self.channel(info.id)
+        assert channel is not None
+        return channel
+
     async def channel(self, channel_id: int) -> Channel | None:
         rows = await self._rows("SELECT * FROM channels WHERE id = ?", (channel_id,))
         return channel_from_row(rows[0]) if rows else None

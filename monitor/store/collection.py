@@ -1,5 +1,6 @@
-"""What the collector keeps besides posts: following state, high-water marks, errors,
-deletions, metric snapshots, and the figures collection health is judged from."""
+"""What the collector keeps besides posts: following state, high-water marks, errors, metric
+snapshots, and the figures collection health is judged from (deletions are revisions of the
+evidence chain: store/posts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from monitor.models import Channel, MetricSnapshot
-from monitor.store.base import StoreBase, chunks, from_db, placeholders, to_db
+from monitor.store.base import StoreBase, from_db, to_db
 from monitor.store.channels import channel_from_row
 
 
@@ -88,19 +89,6 @@ class CollectionMixin(StoreBase):
             (channel_id, to_db(since)),
         )
         return [row[0] for row in rows]
-
-    async def mark_deleted(self, channel_id: int, message_ids: Sequence[int], now: datetime) -> int:
-        """Set deleted_at on posts not yet marked; the text stays. Returns how many changed."""
-        changed = 0
-        async with self.write() as db:
-            for part in chunks(list(message_ids)):
-                cursor = await db.execute(
-                    f"UPDATE posts SET deleted_at = ?, updated_at = ? WHERE channel_id = ? "
-                    f"AND deleted_at IS NULL AND message_id IN ({placeholders(len(part))})",
-                    (to_db(now), to_db(now), channel_id, *part),
-                )
-                changed += cursor.rowcount
-        return changed
 
     async def due_for_metrics(
         self, now: datetime, milestones: Sequence[timedelta]

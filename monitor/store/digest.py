@@ -34,6 +34,8 @@ class EditRecord:
     edit_date: datetime | None
     old_text: str
     new_text: str
+    source: str | None  # where the new version was read; None: not recorded
+    source_file: str | None  # the export file, for a version an import brought
 
 
 _PERIOD_COLUMNS = (
@@ -150,16 +152,20 @@ class DigestMixin(StoreBase):
         return sorted(posts, key=lambda p: (p.date, p.id))
 
     async def edits_between(self, since: datetime, until: datetime) -> list[EditRecord]:
-        """Text changes first seen in the period, each with the text it replaced."""
+        """Text changes first seen in the period, each with the text it replaced and where it
+        was read (an import's versions are shown as such: they may not be what Telegram
+        showed). Deletions, kept as revisions too, are not edits."""
         rows = await self._rows(
             """
-            SELECT r.channel_id, r.message_id, r.date, r.edit_date, r.text,
+            SELECT r.channel_id, r.message_id, r.date, r.edit_date, r.text, r.source,
+                r.source_file,
                 (SELECT o.text FROM post_revisions o WHERE o.channel_id = r.channel_id
-                   AND o.message_id = r.message_id AND o.id < r.id ORDER BY o.id DESC LIMIT 1) AS old
+                   AND o.message_id = r.message_id AND o.id < r.id AND o.deleted_at IS NULL
+                   ORDER BY o.id DESC LIMIT 1) AS old
             FROM post_revisions r
-            WHERE r.seen_at >= ? AND r.seen_at < ? AND EXISTS (
+            WHERE r.seen_at >= ? AND r.seen_at < ? AND r.deleted_at IS NULL AND EXISTS (
                 SELECT 1 FROM post_revisions o WHERE o.channel_id = r.channel_id
-                  AND o.message_id = r.message_id AND o.id < r.id)
+                  AND o.message_id = r.message_id AND o.id < r.id AND o.deleted_at IS NULL)
             ORDER BY r.seen_at
             """,
             (to_db(since), to_db(until)),
@@ -178,6 +184,8 @@ class DigestMixin(StoreBase):
                     from_db(row["edit_date"]),
                     row["old"],
                     row["text"],
+                    row["source"],
+                    row["source_file"],
                 )
             )
         return edits

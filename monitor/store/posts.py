@@ -1,4 +1,5 @@
-"""Posts, their revisions and hash chain, metrics; export, statistics and verification reads."""
+"""Posts, their revisions and hash chain (new versions, deletions), metrics; export and
+statistics reads."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.integrity import revision_hash
-from monitor.models import ChainBreak, ChannelStats, PreparedPost, StoreCounts, post_url
+from monitor.integrity import CHAIN_VERSION, Evidence, revision_hash
+from monitor.models import ChannelStats, PreparedPost, RevisionSource, StoreCounts, post_url
 from monitor.store.base import StoreBase, chunks, from_db, placeholders, post_filter, to_db
 from monitor.store.watch import (
     WatchPatterns,
@@ -23,7 +24,13 @@ from monitor.store.watch import (
 _POST_COLUMNS = (
     "channel_id, message_id, date, edit_date, text, entities, media_type, forward_from, "
     "forward_from_id, reply_to, grouped_id, post_author, views, forwards, replies, reactions, "
-    "reactions_detail, lemmas, sentiment, first_seen_at, updated_at"
+    "reactions_detail, lemmas, sentiment, first_seen_at, updated_at, source"
+)
+# A revision's columns besides its id, in the order `_revision_row` gives them.
+REVISION_COLUMNS = (
+    "channel_id, message_id, seen_at, prev_hash, hash, chain_version, date, edit_date, text, "
+    "entities, media_type, forward_from, forward_from_id, post_author, reply_to, deleted_at, "
+    "source, source_file, source_sha256"
 )
 
 # Export columns, in the order CSV files get them (documented in the README).
@@ -31,7 +38,7 @@ EXPORT_COLUMNS = (
     "channel_id", "channel", "message_id", "url", "date", "edit_date", "deleted_at", "text",
     "entities", "media_type", "forward_from", "forward_from_id", "reply_to", "grouped_id",
     "post_author", "views", "forwards", "replies", "reactions", "reactions_detail",
-    "sentiment", "first_seen_at", "updated_at",
+    "sentiment", "source", "first_seen_at", "updated_at",
 )  # fmt: skip
 
 
@@ -44,6 +51,11 @@ class _Known:
     text: str
     edit_date: str | None
     date: str
+    source: str | None  # of the current version; None: not recorded (before chain version 2)
+
+    @property
+    def collected(self) -> bool:
+        return self.source != "import"
 
 
 def _sort_key(edit_date: str | None) -> str:
@@ -58,12 +70,17 @@ class PostsMixin(StoreBase):
         seen_at: datetime,
         high_water: int | None = None,
         matched: WatchPatterns | None = None,
+        *,
+        source: RevisionSource,
     ) -> StoreCounts:
         """Store posts of one channel in one transaction, keyed by message id.
 
         A post seen before is not stored again; a changed text or edit date adds a revision
         and keeps the old one; a version older than the one held (an old export imported
-        after live collection) is kept as history without replacing the current text.
+        after live collection) is kept as history without replacing the current text. What
+        the collector read (`source`) outranks what an import brought: an import never
+        replaces a version the collector saw, its versions are kept as history only, and the
+        collector's version replaces an imported one whatever their edit dates.
         `high_water`, when given, raises the channel's high-water mark in the same
         transaction, so a restart never skips posts it believes stored. `matched`: the
         patterns the items' mentions were found against; if the watchlist has changed since,
@@ -101,49 +118,75 @@ class PostsMixin(StoreBase):
                 post = item.post
                 date, edit = to_db(post.date), to_db(post.edit_date)
                 assert date is not None
+                entities = _json(post.entities)
                 current = known.get(post.message_id)
                 if current is None:
-                    new_posts.append(_post_row(item, seen))
+                    new_posts.append(_post_row(item, entities, seen, source))
                     new_terms.append(terms_of(item))
-                elif current.text == post.text and current.edit_date == edit:
-                    if _has_metrics(item):
-                        metric_updates.append(_metric_row(item, seen))
-                    unchanged += 1
-                    continue
-                elif edit == current.edit_date and await known_version(
-                    post.message_id, post.text, edit
-                ):
-                    # Two texts under one edit date cannot be ordered: a version the history
-                    # holds already is not made current again (a file with both, imported twice).
-                    unchanged += 1
-                    continue
-                elif _sort_key(edit) >= _sort_key(current.edit_date):
-                    updates.append(
-                        (post.text, edit, _json(post.entities),
-                         item.lemmas, item.sentiment, seen, channel_id, post.message_id)
-                    )  # fmt: skip
-                    edited_terms[post.message_id] = terms_of(item)
-                    if _has_metrics(item):
-                        metric_updates.append(_metric_row(item, seen))
-                elif await known_version(post.message_id, post.text, edit):
-                    unchanged += 1
-                    continue
-                prev, base_date = head, current.date if current else date
-                versions.add((post.message_id, post.text, edit))
-                head = revision_hash(prev, channel_id, post.message_id, base_date, post.text, edit)
+                    becomes_current = True
+                else:
+                    same = current.text == post.text and current.edit_date == edit
+                    # The collector's reading of a post outranks an import's, whatever the
+                    # edit dates say (an export can be forged, dates included).
+                    takes_over = source.collected and not current.collected
+                    if same and not takes_over:
+                        if _has_metrics(item) and (source.collected or not current.collected):
+                            metric_updates.append(_metric_row(item, seen))
+                        unchanged += 1
+                        continue
+                    if takes_over:
+                        becomes_current = True
+                    elif not source.collected and current.collected:
+                        # An import never replaces what the collector saw: history only.
+                        if await known_version(post.message_id, post.text, edit):
+                            unchanged += 1
+                            continue
+                        becomes_current = False
+                    elif edit == current.edit_date and await known_version(
+                        post.message_id, post.text, edit
+                    ):
+                        # Two texts under one edit date cannot be ordered: a version the
+                        # history holds already is not made current again (a file with
+                        # both, imported twice).
+                        unchanged += 1
+                        continue
+                    elif _sort_key(edit) >= _sort_key(current.edit_date):
+                        becomes_current = True
+                    elif await known_version(post.message_id, post.text, edit):
+                        unchanged += 1
+                        continue
+                    else:
+                        becomes_current = False
+                    if becomes_current:
+                        updates.append(
+                            (post.text, edit, entities, post.media_type, post.forward_from,
+                             post.forward_from_id, post.reply_to, post.post_author, source.kind,
+                             item.lemmas, item.sentiment, seen, channel_id, post.message_id)
+                        )  # fmt: skip
+                        edited_terms[post.message_id] = terms_of(item)
+                        if _has_metrics(item):
+                            metric_updates.append(_metric_row(item, seen))
+                base_date = current.date if current else date
+                evidence = Evidence(
+                    base_date, edit, post.text, entities, post.media_type, post.forward_from,
+                    post.forward_from_id, post.post_author, post.reply_to, None, source.kind,
+                    source.file, source.sha256,
+                )  # fmt: skip
+                prev, head = head, revision_hash(head, channel_id, post.message_id, evidence)
                 revisions.append(
-                    (channel_id, post.message_id, base_date, post.text, edit, seen, prev, head)
+                    _revision_row(channel_id, post.message_id, seen, prev, head, evidence)
                 )
+                versions.add((post.message_id, post.text, edit))
                 if current is None:
                     new += 1
-                    known[post.message_id] = _Known(post.text, edit, date)
+                    known[post.message_id] = _Known(post.text, edit, date, source.kind)
                 else:
                     revised += 1
-                    if _sort_key(edit) >= _sort_key(current.edit_date):
-                        known[post.message_id] = _Known(post.text, edit, current.date)
+                    if becomes_current:
+                        known[post.message_id] = _Known(post.text, edit, current.date, source.kind)
             last_id = await self._scalar("SELECT coalesce(max(id), 0) FROM posts")
             await db.executemany(
-                f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(21)})", new_posts
+                f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({placeholders(22)})", new_posts
             )
             # One statement indexes the whole batch: a trigger per row made FTS5 write far
             # more (measured: storing took twice as long).
@@ -164,8 +207,10 @@ class PostsMixin(StoreBase):
             edited = await self._ids(channel_id, list(edited_terms))
             await forget_mentions(db, list(edited.values()))
             await db.executemany(
-                "UPDATE posts SET text = ?, edit_date = ?, entities = ?, lemmas = ?, "
-                "sentiment = ?, updated_at = ? WHERE channel_id = ? AND message_id = ?",
+                "UPDATE posts SET text = ?, edit_date = ?, entities = ?, media_type = ?, "
+                "forward_from = ?, forward_from_id = ?, reply_to = ?, post_author = ?, "
+                "source = ?, lemmas = ?, sentiment = ?, updated_at = ? "
+                "WHERE channel_id = ? AND message_id = ?",
                 updates,
             )
             await note_mentions(
@@ -181,8 +226,8 @@ class PostsMixin(StoreBase):
                 metric_updates,
             )
             await db.executemany(
-                "INSERT INTO post_revisions (channel_id, message_id, date, text, edit_date, "
-                "seen_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO post_revisions ({REVISION_COLUMNS}) "
+                f"VALUES ({placeholders(REVISION_COLUMNS.count(',') + 1)})",
                 revisions,
             )
             await db.execute(
@@ -190,6 +235,51 @@ class PostsMixin(StoreBase):
                 (head, high_water or 0, channel_id),
             )
         return StoreCounts(new, revised, unchanged)
+
+    async def mark_deleted(
+        self, channel_id: int, message_ids: Sequence[int], now: datetime, *, source: RevisionSource
+    ) -> int:
+        """Set deleted_at on posts not yet marked, each deletion a revision of the chain (the
+        post as it was, and when it was seen deleted); the text stays. Returns how many
+        changed."""
+        when = to_db(now)
+        async with self.write() as db:
+            head = await self._scalar("SELECT chain_head FROM channels WHERE id = ?", (channel_id,))
+            revisions: list[tuple[Any, ...]] = []
+            for part in chunks(sorted(set(message_ids))):
+                rows = await self._rows(
+                    "SELECT * FROM posts WHERE channel_id = ? AND deleted_at IS NULL "
+                    f"AND message_id IN ({placeholders(len(part))}) ORDER BY message_id",
+                    (channel_id, *part),
+                )
+                for row in rows:
+                    # The post as it is, seen deleted now.
+                    evidence = Evidence(
+                        row["date"], row["edit_date"], row["text"], row["entities"],
+                        row["media_type"], row["forward_from"], row["forward_from_id"],
+                        row["post_author"], row["reply_to"], when, source.kind, source.file,
+                        source.sha256,
+                    )  # fmt: skip
+                    message_id = row["message_id"]
+                    prev, head = head, revision_hash(head, channel_id, message_id, evidence)
+                    revisions.append(
+                        _revision_row(channel_id, message_id, when, prev, head, evidence)
+                    )
+                await db.execute(
+                    f"UPDATE posts SET deleted_at = ?, updated_at = ? WHERE channel_id = ? "
+                    f"AND deleted_at IS NULL AND message_id IN ({placeholders(len(part))})",
+                    (when, when, channel_id, *part),
+                )
+            await db.executemany(
+                f"INSERT INTO post_revisions ({REVISION_COLUMNS}) "
+                f"VALUES ({placeholders(REVISION_COLUMNS.count(',') + 1)})",
+                revisions,
+            )
+            if revisions:
+                await db.execute(
+                    "UPDATE channels SET chain_head = ? WHERE id = ?", (head, channel_id)
+                )
+        return len(revisions)
 
     async def _ids(self, channel_id: int, message_ids: list[int]) -> dict[int, int]:
         """Message id -> post id for stored posts of a channel."""
@@ -214,12 +304,12 @@ class PostsMixin(StoreBase):
         known: dict[int, _Known] = {}
         for part in chunks(sorted(set(message_ids))):
             rows = await self._db.execute_fetchall(
-                "SELECT message_id, text, edit_date, date FROM posts "
+                "SELECT message_id, text, edit_date, date, source FROM posts "
                 f"WHERE channel_id = ? AND message_id IN ({placeholders(len(part))})",
                 (channel_id, *part),
             )
-            for message_id, text, edit_date, date in rows:
-                known[message_id] = _Known(text, edit_date, date)
+            for message_id, text, edit_date, date, source in rows:
+                known[message_id] = _Known(text, edit_date, date, source)
         return known
 
     async def _has_revision(
@@ -253,14 +343,21 @@ class PostsMixin(StoreBase):
         return int(await self._scalar("SELECT count(*) FROM post_revisions"))
 
     async def channel_stats(self) -> list[ChannelStats]:
+        # A post is revised when the archive holds a version of it besides the current one
+        # (a deletion event, or the collector confirming an imported version, is none).
         rows = await self._rows(
             """
             SELECT c.id, c.username, c.title,
                    count(p.id) AS posts, min(p.date) AS first_post, max(p.date) AS last_post,
-                   count(p.deleted_at) AS deleted,
-                   (SELECT count(*) FROM (SELECT 1 FROM post_revisions r WHERE r.channel_id = c.id
-                     GROUP BY r.message_id HAVING count(*) > 1)) AS revised
-            FROM channels c LEFT JOIN posts p ON p.channel_id = c.id
+                   count(p.deleted_at) AS deleted, coalesce(sum(p.other), 0) AS revised,
+                   coalesce(sum(p.edit_date IS NOT NULL AND NOT p.other), 0) AS edited_before_read
+            FROM channels c LEFT JOIN (
+                SELECT e.id, e.channel_id, e.date, e.edit_date, e.deleted_at, EXISTS (
+                    SELECT 1 FROM post_revisions r
+                    WHERE r.channel_id = e.channel_id AND r.message_id = e.message_id
+                      AND r.deleted_at IS NULL
+                      AND (r.text IS NOT e.text OR r.edit_date IS NOT e.edit_date)) AS other
+                FROM posts e) p ON p.channel_id = c.id
             GROUP BY c.id ORDER BY posts DESC, c.id
             """
         )
@@ -273,6 +370,7 @@ class PostsMixin(StoreBase):
                 last_post=from_db(row["last_post"]),
                 deleted=row["deleted"],
                 revised=row["revised"],
+                edited_before_read=row["edited_before_read"],
             )
             for row in rows
         ]
@@ -289,7 +387,7 @@ class PostsMixin(StoreBase):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         revisions = (
             self._stream(
-                "SELECT r.channel_id, r.message_id, r.text, r.edit_date, r.seen_at, r.hash "
+                "SELECT r.* "
                 f"FROM post_revisions r JOIN posts p USING (channel_id, message_id) {where} "
                 "ORDER BY r.channel_id, r.message_id, r.id",
                 params,
@@ -314,77 +412,33 @@ class PostsMixin(StoreBase):
                             break
                     if (pending["channel_id"], pending["message_id"]) != key:
                         break
-                    history.append(
-                        {
-                            "text": pending["text"],
-                            "edit_date": _iso(pending["edit_date"]),
-                            "seen_at": _iso(pending["seen_at"]),
-                            "hash": pending["hash"],
-                        }
-                    )
+                    history.append(_revision_record(pending))
                     pending = None
                 record["revisions"] = history
             yield record
 
-    async def chain(self, channel_id: int) -> AsyncIterator[sqlite3.Row]:
-        async for row in self._stream(
-            "SELECT id, message_id, date, text, edit_date, prev_hash, hash FROM post_revisions "
-            "WHERE channel_id = ? ORDER BY id",
-            (channel_id,),
-        ):
-            yield row
 
-    async def verify_channel(self, channel_id: int, label: str) -> ChainBreak | None:
-        """Recompute one channel's chain; the first revision or post that does not fit."""
-        head = ""
-        async for row in self.chain(channel_id):
-            expected = revision_hash(
-                head, channel_id, row["message_id"], row["date"], row["text"], row["edit_date"]
-            )
-            if row["prev_hash"] != head or row["hash"] != expected:
-                reason = (
-                    "a revision before it was removed or reordered"
-                    if row["prev_hash"] != head
-                    else "its stored text or dates no longer match its hash"
-                )
-                return ChainBreak(channel_id, label, row["message_id"], row["id"], reason)
-            head = row["hash"]
-        stored_head = await self._scalar(
-            "SELECT chain_head FROM channels WHERE id = ?", (channel_id,)
-        )
-        if stored_head != head:
-            last = await self._scalar(
-                "SELECT message_id FROM post_revisions WHERE channel_id = ? ORDER BY id DESC LIMIT 1",
-                (channel_id,),
-            )
-            return ChainBreak(channel_id, label, last or 0, None, "revisions after it were removed")
-        mismatch = await self._rows(
-            """
-            SELECT p.message_id FROM posts p
-            WHERE p.channel_id = ? AND p.text IS NOT (
-                SELECT r.text FROM post_revisions r
-                WHERE r.channel_id = p.channel_id AND r.message_id = p.message_id
-                ORDER BY coalesce(r.edit_date, '') DESC, r.id DESC LIMIT 1)
-            ORDER BY p.message_id LIMIT 1
-            """,
-            (channel_id,),
-        )
-        if mismatch:
-            return ChainBreak(
-                channel_id, label, mismatch[0]["message_id"], None,
-                "its current text differs from its latest hashed revision",
-            )  # fmt: skip
-        return None
-
-
-def _post_row(item: PreparedPost, seen: str | None) -> tuple[Any, ...]:
+def _post_row(
+    item: PreparedPost, entities: str, seen: str | None, source: RevisionSource
+) -> tuple[Any, ...]:
     post = item.post
     return (
         post.channel_id, post.message_id, to_db(post.date), to_db(post.edit_date), post.text,
-        _json(post.entities), post.media_type, post.forward_from,
+        entities, post.media_type, post.forward_from,
         post.forward_from_id, post.reply_to, post.grouped_id, post.post_author, post.views,
         post.forwards, post.replies, _reaction_total(post.reactions),
-        _reaction_detail(post.reactions), item.lemmas, item.sentiment, seen, seen,
+        _reaction_detail(post.reactions), item.lemmas, item.sentiment, seen, seen, source.kind,
+    )  # fmt: skip
+
+
+def _revision_row(
+    channel_id: int, message_id: int, seen: str | None, prev: str, head: str, e: Evidence
+) -> tuple[Any, ...]:
+    """A revision as REVISION_COLUMNS lists its columns."""
+    return (
+        channel_id, message_id, seen, prev, head, CHAIN_VERSION, e.date, e.edit_date, e.text,
+        e.entities, e.media_type, e.forward_from, e.forward_from_id, e.post_author, e.reply_to,
+        e.deleted_at, e.source, e.source_file, e.source_sha256,
     )  # fmt: skip
 
 
@@ -439,6 +493,29 @@ def _export_record(row: sqlite3.Row) -> dict[str, Any]:
         if row["reactions_detail"]
         else None,
         "sentiment": row["sentiment"],
+        "source": row["source"],
         "first_seen_at": _iso(row["first_seen_at"]),
         "updated_at": _iso(row["updated_at"]),
+    }
+
+
+def _revision_record(row: sqlite3.Row) -> dict[str, Any]:
+    """A revision as `export --revisions` gives it: what its hash covers, and the hashes."""
+    return {
+        "text": row["text"],
+        "edit_date": _iso(row["edit_date"]),
+        "deleted_at": _iso(row["deleted_at"]),
+        "entities": json.loads(row["entities"]) if row["entities"] is not None else None,
+        "media_type": row["media_type"],
+        "forward_from": row["forward_from"],
+        "forward_from_id": row["forward_from_id"],
+        "post_author": row["post_author"],
+        "reply_to": row["reply_to"],
+        "source": row["source"],
+        "source_file": row["source_file"],
+        "source_sha256": row["source_sha256"],
+        "seen_at": _iso(row["seen_at"]),
+        "chain_version": row["chain_version"],
+        "prev_hash": row["prev_hash"],
+        "hash": row["hash"],
     }

@@ -285,6 +285,36 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        9,
+        "evidence-chain-2",
+        """
+        -- Chain version 2 (monitor/integrity.py): a revision records where it was read and
+        -- every field that is evidence; revisions written before keep version 1.
+        ALTER TABLE post_revisions ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE post_revisions ADD COLUMN source TEXT;
+            -- live, backfill, catch-up, recheck or import; NULL: not recorded (version 1)
+        ALTER TABLE post_revisions ADD COLUMN source_file TEXT;    -- import: the export file
+        ALTER TABLE post_revisions ADD COLUMN source_sha256 TEXT;  -- import: its SHA-256
+        ALTER TABLE post_revisions ADD COLUMN entities TEXT;       -- version 2 on, as in posts
+        ALTER TABLE post_revisions ADD COLUMN media_type TEXT;
+        ALTER TABLE post_revisions ADD COLUMN forward_from TEXT;
+        ALTER TABLE post_revisions ADD COLUMN forward_from_id INTEGER;
+        ALTER TABLE post_revisions ADD COLUMN post_author TEXT;
+        ALTER TABLE post_revisions ADD COLUMN reply_to INTEGER;
+        ALTER TABLE post_revisions ADD COLUMN deleted_at TEXT;
+            -- set: a deletion event (the post as it was, seen deleted at this time)
+        ALTER TABLE posts ADD COLUMN source TEXT;                  -- its current version's
+        -- A channel the collector never followed holds only what imports brought.
+        UPDATE post_revisions SET source = 'import'
+            WHERE channel_id IN (SELECT id FROM channels WHERE backfill_state = 'none');
+        UPDATE posts SET source = 'import'
+            WHERE channel_id IN (SELECT id FROM channels WHERE backfill_state = 'none');
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         10,
         "last-swept",
         """

@@ -22,7 +22,16 @@ from telethon.tl import functions, types
 
 from monitor.clock import Clock
 from monitor.ingest import ingest
-from monitor.models import Channel, MetricSnapshot, Post
+from monitor.models import (
+    BACKFILL,
+    CATCH_UP,
+    LIVE,
+    RECHECK,
+    Channel,
+    MetricSnapshot,
+    Post,
+    RevisionSource,
+)
 from monitor.refs import ChannelRef, parse_channel_ref
 from monitor.sentiment.scorer import Scorer
 from monitor.store import Store, StoreError
@@ -216,9 +225,12 @@ class Collector:
     def _lock(self, channel_id: int) -> asyncio.Lock:
         return self._locks.setdefault(channel_id, asyncio.Lock())
 
-    async def read_forward(self, channel: Channel, on_progress: Progress | None = None) -> int:
+    async def read_forward(
+        self, channel: Channel, on_progress: Progress | None = None, *, source: RevisionSource
+    ) -> int:
         """Store every post after the channel's high-water mark, a page at a time, oldest
-        first, the mark raised with each page. Returns how many posts were read."""
+        first, the mark raised with each page, as read from `source` (the backfill or a
+        catch-up pass). Returns how many posts were read."""
         async with self._lock(channel.id):
             current = await self.store.channel(channel.id)
             assert current is not None and current.access_hash is not None
@@ -248,6 +260,7 @@ class Collector:
                     self.clock.now(),
                     newest,
                     self.scorer,
+                    source=source,
                 )
                 await self._notice_rename(current, messages)
                 read += len(posts)
@@ -309,7 +322,9 @@ class Collector:
         fails on the way (deleted, made private) raises ChannelError, its reason recorded on
         it and what was read kept, for catch-up passes to go on from."""
         await self.store.set_backfill_state(channel.id, "running")
-        read = await self.guarded(channel, lambda: self.read_forward(channel, on_progress))
+        read = await self.guarded(
+            channel, lambda: self.read_forward(channel, on_progress, source=BACKFILL)
+        )
         if read is None:
             # Not running any more: the next catch-up pass goes on from the mark.
             await self.store.set_backfill_state(channel.id, "pending")
@@ -339,9 +354,12 @@ class Collector:
         """One pass over every followed channel from its high-water mark."""
         total = 0
         for channel in await self.load():
-            read = await self.guarded(channel, partial(self.read_forward, channel))
+            # A backfill that never finished (stopped, or added without reading) goes on here.
+            backfilling = channel.backfill_state in ("pending", "running")
+            source = BACKFILL if backfilling else CATCH_UP
+            read = await self.guarded(channel, partial(self.read_forward, channel, source=source))
             total += read or 0
-            if read is not None and channel.backfill_state in ("pending", "running"):
+            if read is not None and backfilling:
                 await self.store.set_backfill_state(channel.id, "done")
         return total
 
@@ -367,11 +385,17 @@ class Collector:
         found = await self._fetch(channel, message_ids)
         now = self.clock.now()
         posts = [p for p in (to_post(m, channel.id) for m in found.values()) if p is not None]
-        await ingest(self.store, self.pipeline, channel.id, posts, now, scorer=self.scorer)
+        await ingest(
+            self.store, self.pipeline, channel.id, posts, now, scorer=self.scorer, source=RECHECK
+        )
         if snapshot:
             await self.store.add_metric_snapshots([_snapshot(post, now) for post in posts])
         missing = [i for i in message_ids if i not in found]
-        deleted = await self.store.mark_deleted(channel.id, missing, now) if missing else 0
+        deleted = (
+            await self.store.mark_deleted(channel.id, missing, now, source=RECHECK)
+            if missing
+            else 0
+        )
         return deleted
 
     async def sweep_deletions(self, swept_before: datetime | None = None) -> int:
@@ -440,8 +464,9 @@ class Collector:
         # dropped, and the next catch-up must still read them.
         try:
             await ingest(
-                self.store, self.pipeline, channel_id, posts, self.clock.now(), scorer=self.scorer
-            )
+                self.store, self.pipeline, channel_id, posts, self.clock.now(),
+                scorer=self.scorer, source=LIVE,
+            )  # fmt: skip
             self.live_stored += len(posts)
         except StoreError as error:
             log.error(
@@ -453,7 +478,9 @@ class Collector:
         if channel_id is None:
             return
         try:
-            await self.store.mark_deleted(channel_id, list(event.deleted_ids), self.clock.now())
+            await self.store.mark_deleted(
+                channel_id, list(event.deleted_ids), self.clock.now(), source=LIVE
+            )
         except StoreError as error:
             log.error(
                 "deletion in channel %s not recorded now (the sweep will): %s", channel_id, error
