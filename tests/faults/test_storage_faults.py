@@ -127,13 +127,13 @@ def read_only(db: Path, export: Path, monkeypatch: pytest.MonkeyPatch) -> Outcom
         pytest.skip("running as root without the right to give up root's file access")
     files = [db, *db.parent.glob(f"{db.name}-*")]
     for path in files:
-        path.chmod(0o444)
+        path.chmod(0o400)  # read-only, and for its owner only, as the archive is made
     try:
         return outcome(bot("import", export, "--db", db, cwd=db.parent,
                            preexec_fn=_as_an_ordinary_user))  # fmt: skip
     finally:
         for path in [*files, *db.parent.glob(f"{db.name}-*")]:
-            path.chmod(0o644)
+            path.chmod(0o600)
 
 
 def locked(db: Path, export: Path, monkeypatch: pytest.MonkeyPatch) -> Outcome:
