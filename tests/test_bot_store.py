@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from monitor.store import Store
+from monitor.store import DigestPart, Store
 
 NOW = datetime(2024, 11, 6, 9, tzinfo=UTC)
 
@@ -51,8 +51,9 @@ async def test_subscriptions_keep_their_start_and_come_back_after_deactivation(
 async def test_digest_progress_part_by_part(store: Store) -> None:
     start, end = NOW - timedelta(days=1), NOW
     assert await store.digest_progress(7, start) is None and await store.last_digest_end(7) is None
-    await store.begin_digest(7, start, end, 3)
-    await store.begin_digest(7, start, end, 5)  # a second start keeps the first record
+    plan = [DigestPart(html="<b>1</b>"), DigestPart(html="2"), DigestPart(chart_term="Трамп")]
+    await store.begin_digest(7, start, end, plan)
+    await store.begin_digest(7, start, end, plan[:1])  # a second start keeps the first plan
     await store.digest_part_sent(7, start, 2, NOW)
     progress = await store.digest_progress(7, start)
     assert progress is not None and (progress.parts, progress.parts_sent, progress.completed) == (
@@ -60,9 +61,13 @@ async def test_digest_progress_part_by_part(store: Store) -> None:
         2,
         False,
     )
+    assert progress.plan == tuple(plan)
+    # An unfinished digest is not the last one received: the next run resumes it.
+    assert await store.last_digest_end(7) is None
     await store.digest_part_sent(7, start, 3, NOW)
     done = await store.digest_progress(7, start)
     assert done is not None and done.completed and await store.last_digest_end(7) == end
+    assert done.plan == ()  # let go once delivered
 
 
 async def test_alerts_sent_and_held(store: Store) -> None:

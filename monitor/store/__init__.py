@@ -1,7 +1,7 @@
 """The archive. Every SQL statement of the project lives in this package."""
 
 from monitor.store.base import StoreError
-from monitor.store.bot import BotMixin, DigestProgress, HeldAlert, Subscription
+from monitor.store.bot import BotMixin, DigestPart, DigestProgress, HeldAlert, Subscription
 from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
 from monitor.store.digest import DigestMixin, EditRecord, PeriodPost
@@ -24,6 +24,7 @@ class Store(
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "DigestPart",
     "DigestProgress",
     "EditRecord",
     "HeldAlert",
