@@ -266,7 +266,7 @@ async def test_a_denied_user_gets_nothing_nor_a_group_they_subscribed(
         )
     if how == "/deny":
         assert answers == [
-            f"{reader.id} may no longer use the bot; digests and alerts stopped in chat "
+            f"{reader.id} may no longer use the bot; digests and alerts stopped in chats "
             f"{peer_id(theirs)}, {reader.id}."
         ]
 

@@ -537,7 +537,8 @@ class BotService:
                 user_id, access_lost(user_id), self.clock.now()
             )
             if ended:
-                note += f"; digests and alerts stopped in chat {', '.join(map(str, ended))}"
+                chats = "chats" if len(ended) > 1 else "chat"
+                note += f"; digests and alerts stopped in {chats} {', '.join(map(str, ended))}"
         await self._answer(event, f"{user_id} may no longer use the bot{note}.")
 
     async def cmd_status(self, event: events.NewMessage.Event, command: Command) -> None:
