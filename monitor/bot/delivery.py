@@ -103,7 +103,6 @@ class Delivery:
         scorer: Scorer,
         clock: Clock,
         alert_rules: AlertRules,
-        backoff: Backoff | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -112,7 +111,7 @@ class Delivery:
         self.scorer = scorer
         self.clock = clock
         self.alert_rules = alert_rules
-        self.backoff = backoff or Backoff()
+        self.backoff = Backoff()
         self.zone = ZoneInfo(settings.timezone)
 
     async def served(self) -> list[Subscription]:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 PER_PAGE = 5
 MAX_TREND_DAYS = 365
-SHOWN_CHATS = 10  # chats named in a line of /status
+SHOWN_IN_STATUS = 10  # channels or chats named in a line of /status
 
 # Numbers in commands and button data: ASCII digits ("²" and "١" pass str.isdigit, but
 # int() refuses "²"), and what SQLite stores as an integer.
@@ -563,13 +563,13 @@ class BotService:
         lines = [
             f"Channels followed: {len(channels)}; oldest read {lag} ago.",
             f"Channels with problems: {len(troubled)}"
-            + (": " + ", ".join(render.escape(f"{c.label} ({c.state})") for c in troubled[:SHOWN_CHATS]) if troubled else "."),
+            + (": " + ", ".join(render.escape(f"{c.label} ({c.state})") for c in troubled[:SHOWN_IN_STATUS]) if troubled else "."),
             f"Database: {size / 2**20:,.1f} MB.",
             f"Last digest sent: {render.escape(last_digest)}.",
             f"Chats failing: {len(failing)}"
-            + (": " + render.escape(", ".join(failing[:SHOWN_CHATS])) if failing else "."),
+            + (": " + render.escape(", ".join(failing[:SHOWN_IN_STATUS])) if failing else "."),
             f"Chats no longer served: {len(stopped)}"
-            + (": " + render.escape(", ".join(stopped[:SHOWN_CHATS])) if stopped else "."),
+            + (": " + render.escape(", ".join(stopped[:SHOWN_IN_STATUS])) if stopped else "."),
         ]  # fmt: skip
         await self._answer(event, "\n".join(lines))
 
