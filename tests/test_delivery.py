@@ -124,6 +124,21 @@ async def test_a_failing_group_before_private_subscribers_does_not_stop_them(
     assert served is not None and served.last_delivery_at == manual_clock.now()
 
 
+async def test_a_group_the_bots_session_never_saw_is_a_failure_of_that_chat_only(
+    world: World, bot: BotService, store: Store, manual_clock: ManualClock,
+    people: dict[str, SimUser],
+) -> None:  # fmt: skip
+    """Telethon cannot address a peer it has no access hash for (a session file restored
+    from an old backup): it raises ValueError before asking Telegram."""
+    reader = people["reader"]
+    group = world.add_supergroup("Штаб", [people["admin"]])
+    await subscribe(store, peer_id(group), people["admin"], manual_clock, alerts=False)
+    await subscribe(store, reader.id, reader, manual_clock, alerts=False)
+    assert await bot.delivery.send_due_digests() == 1 and len(digests(world, reader)) == 1
+    failing = await store.subscription(peer_id(group))
+    assert failing is not None and failing.last_error == "unknown to the bot's session"
+
+
 async def test_a_chat_that_keeps_failing_rests_longer_each_time_then_is_stopped(
     world: World, bot_client: SandboxClient, bot: BotService, store: Store,
     manual_clock: ManualClock, people: dict[str, SimUser],
