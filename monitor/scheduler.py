@@ -85,7 +85,7 @@ async def digest_job(bot: BotService) -> None:
     """Send what is due. Due-ness comes from the database (subscriptions and the digests
     recorded as sent), so a restart loses nothing and repeats nothing."""
     try:
-        sent = await bot.send_due_digests()
+        sent = await bot.delivery.send_due_digests()
     except (ConnectionError, OSError) as error:
         log.warning("digests interrupted by the network (%s); the next run resumes", error)
         return
@@ -95,7 +95,7 @@ async def digest_job(bot: BotService) -> None:
 
 async def alert_job(bot: BotService) -> None:
     try:
-        sent = await bot.check_alerts()
+        sent = await bot.delivery.check_alerts()
     except (ConnectionError, OSError) as error:
         log.warning("alerts interrupted by the network (%s); the next run resumes", error)
         return

@@ -286,11 +286,12 @@ async def test_exactly_one_digest_across_a_restart_and_missed_ones_at_start(
 ) -> None:  # fmt: skip
     await archive(store, world, collector, followed)
     reader = people["reader"]
+    await store.allow_user(reader.id, people["admin"].id, manual_clock.now())
     await store.save_subscription(reader.id, digest_time=time(8), timezone="UTC", alerts=False,
                                   by=reader.id, now=manual_clock.now() - timedelta(days=3))  # fmt: skip
     first = make_bot(bot_client, store, pipeline, manual_clock, None, people)
     # Down for three days: the three missed digests go out at start, oldest first.
-    assert await first.send_due_digests() == 3
+    assert await first.delivery.send_due_digests() == 3
 
     def digests() -> list[str]:
         return [m.text for m in world.outbox(reader) if m.text.startswith("📋 Digest")]
@@ -302,9 +303,9 @@ async def test_exactly_one_digest_across_a_restart_and_missed_ones_at_start(
     assert "frontline_notes" in "".join(m.text for m in world.outbox(reader))
     sent = len(world.outbox(reader))
     restarted = make_bot(bot_client, store, pipeline, manual_clock, None, people)
-    assert await restarted.send_due_digests() == 0 and len(world.outbox(reader)) == sent
+    assert await restarted.delivery.send_due_digests() == 0 and len(world.outbox(reader)) == sent
     manual_clock.advance(86_400)
-    assert await restarted.send_due_digests() == 1 and len(digests()) == 4
+    assert await restarted.delivery.send_due_digests() == 1 and len(digests()) == 4
 
 
 async def test_a_chat_that_blocked_the_bot_is_marked_inactive(
@@ -312,15 +313,16 @@ async def test_a_chat_that_blocked_the_bot_is_marked_inactive(
     manual_clock: ManualClock, people: dict[str, SimUser],
 ) -> None:  # fmt: skip
     reader = people["reader"]
+    await store.allow_user(reader.id, people["admin"].id, manual_clock.now())
     await store.save_subscription(reader.id, digest_time=time(8), timezone="UTC", alerts=False,
                                   by=reader.id, now=manual_clock.now() - timedelta(days=1))  # fmt: skip
     world.block_bot(reader)
     service = make_bot(bot_client, store, pipeline, manual_clock, None, people)
-    assert await service.send_due_digests() == 0
+    assert await service.delivery.send_due_digests() == 0
     subscription = await store.subscription(reader.id)
     assert subscription is not None and not subscription.active
     assert subscription.inactive_reason == "UserIsBlocked"
-    assert await service.send_due_digests() == 0  # not retried
+    assert await service.delivery.send_due_digests() == 0  # not retried
 
 
 async def spike_archive(world: World, store: Store, collector: Collector, pipeline: TextPipeline) -> None:  # fmt: skip
@@ -346,21 +348,22 @@ async def test_alerts_cool_down_cap_and_quiet_hours(
 ) -> None:  # fmt: skip
     await spike_archive(world, store, collector, pipeline)
     reader, admin = people["reader"], people["admin"]
+    await store.allow_user(reader.id, admin.id, manual_clock.now())
     for user in (reader, admin):
         await store.save_subscription(user.id, digest_time=None, timezone="UTC", alerts=True,
                                       by=user.id, now=manual_clock.now())  # fmt: skip
     service = make_bot(bot_client, store, pipeline, manual_clock, None, people,
                        rules=AlertRules(cooldown=timedelta(hours=6), per_hour=1, quiet=None))  # fmt: skip
-    sent = await service.check_alerts()
+    sent = await service.delivery.check_alerts()
     assert sent >= 2  # one for each chat (the cap holds the rest)
     got = len(world.outbox(reader))
     assert got == 1 and "Трамп" in world.outbox(reader)[0].html
     held = await store.held_alerts(reader.id)
     assert held  # over the cap: held, not dropped
     manual_clock.advance(600)
-    assert await service.check_alerts() == 0  # cool-down, and the cap for this hour
+    assert await service.delivery.check_alerts() == 0  # cool-down, and the cap for this hour
     manual_clock.advance(3_600)
-    await service.check_alerts()
+    await service.delivery.check_alerts()
     assert len(world.outbox(reader)) == 2  # one held alert released in the next hour
     # Quiet hours hold everything for a chat, then release it when they end.
     hour = manual_clock.now().hour
@@ -371,8 +374,8 @@ async def test_alerts_cool_down_cap_and_quiet_hours(
     await store.save_subscription(admin.id, digest_time=None, timezone="UTC", alerts=True,
                                   by=admin.id, now=manual_clock.now())  # fmt: skip
     assert await store.held_alerts(admin.id)
-    await quiet.check_alerts()
+    await quiet.delivery.check_alerts()
     assert len(world.outbox(admin)) == before
     manual_clock.advance(2 * 3_600)
-    await quiet.check_alerts()
+    await quiet.delivery.check_alerts()
     assert len(world.outbox(admin)) > before and await store.held_alerts(admin.id) == []

@@ -10,6 +10,7 @@ import pytest
 from monitor.bot.policy import (
     AlertDecision,
     AlertRules,
+    Backoff,
     RateLimiter,
     decide_alert,
     digest_periods,
@@ -131,3 +132,24 @@ def test_decide_alert(
     key: str, now: datetime, sent: list[tuple[str, datetime]], expected: AlertDecision
 ) -> None:
     assert decide_alert(key, now, sent, RULES, UTC_ZONE) is expected
+
+
+@pytest.mark.parametrize(
+    ("failures", "rest"),
+    [(1, timedelta(minutes=5)), (2, timedelta(minutes=10)), (3, timedelta(minutes=20)),
+     (6, timedelta(minutes=160)), (7, timedelta(hours=5, minutes=20)), (8, None), (50, None)],
+)  # fmt: skip
+def test_a_failing_chat_rests_twice_as_long_each_time_then_is_given_up(
+    failures: int, rest: timedelta | None
+) -> None:
+    now = at("2024-11-06T09:00:00")
+    retry = Backoff().retry_at(failures, now)
+    assert (None if retry is None else retry - now) == rest
+
+
+def test_the_rest_is_capped_and_a_long_run_of_failures_does_not_overflow() -> None:
+    now = at("2024-11-06T09:00:00")
+    patient = Backoff(first=timedelta(days=1), longest=timedelta(days=3), give_up_after=10**6)
+    assert [patient.retry_at(n, now) for n in (1, 2, 3, 10**5)] == [
+        now + timedelta(days=d) for d in (1, 2, 3, 3)
+    ]

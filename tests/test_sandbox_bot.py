@@ -341,3 +341,44 @@ async def test_messages_sent_while_the_bot_was_down_arrive_on_catch_up(
         assert seen[-1] == "/help"
     finally:
         await restarted.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("message", "request_name", "error", "refused"),
+    [
+        ("CHAT_SEND_PLAIN_FORBIDDEN", "SendMessageRequest", errors.ChatSendPlainForbiddenError,
+         [True, False, True, False]),
+        ("CHAT_RESTRICTED", None, errors.ChatRestrictedError, [True, True, False, False]),
+        # Telethon has no class of its own for this one.
+        ("TOPIC_CLOSED", None, errors.BadRequestError, [True, True, False, False]),
+        ("FLOOD_WAIT_5", "SendMediaRequest", errors.FloodWaitError, [False, True, False, True]),
+    ],
+)  # fmt: skip
+async def test_a_chat_refuses_sends_with_the_error_it_is_given(
+    world: World, bot_client: SandboxClient, message: str, request_name: str | None,
+    error: type[Exception], refused: list[bool],
+) -> None:  # fmt: skip
+    bob = world.add_user("Bob")
+    chat = world.add_supergroup("Штаб", [bob])
+    world.user_sends(bob, chat, "/subscribe")
+    await bot_client.settle()
+
+    async def send(picture: bool) -> bool:
+        """Whether Telegram refused the send with `error`."""
+        try:
+            if picture:
+                await bot_client.send_file(peer_id(chat), png(), caption="График")
+            else:
+                await bot_client.send_message(peer_id(chat), "Дайджест")
+        except error:
+            return True
+        return False
+
+    world.refuse_sends(chat, message, request_name, times=2)  # the next two it applies to
+    assert [await send(picture) for picture in (False, True, False, True)] == refused
+    assert len(world.outbox(chat)) == 2
+    world.refuse_sends(chat, message, request_name)  # every one, until allowed again
+    assert all([await send(request_name == "SendMediaRequest") for _ in range(3)])
+    world.allow_sends(chat)
+    assert not await send(request_name == "SendMediaRequest")
+    assert len(world.outbox(chat)) == 3

@@ -86,6 +86,27 @@ def next_digest_at(at: time, zone: ZoneInfo, now: datetime) -> datetime:
     return candidate.astimezone(now.tzinfo)
 
 
+# ---- failed deliveries ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a chat that refused a delivery rests before the next try: `first`, doubled
+    with each failure in a row up to `longest`; after `give_up_after` failures in a row
+    (about eleven hours of tries with the defaults) it is no longer served."""
+
+    first: timedelta = timedelta(minutes=5)
+    longest: timedelta = timedelta(hours=6)
+    give_up_after: int = 8
+
+    def retry_at(self, failures: int, now: datetime) -> datetime | None:
+        """When to try the chat again after its `failures`-th failure in a row; None: give up."""
+        if failures >= self.give_up_after:
+            return None
+        # The exponent is bounded so a long run of failures cannot overflow the timedelta.
+        return now + min(self.first * (1 << min(max(failures - 1, 0), 20)), self.longest)
+
+
 # ---- alerts ----------------------------------------------------------------------------------
 
 

@@ -16,10 +16,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.models import SearchHit
+
+if TYPE_CHECKING:
+    from monitor.store import Subscription
 from monitor.search.snippet import render_segments
 
 # Telegram counts the parsed text; counting the HTML source instead is stricter, so safe.
@@ -383,6 +386,37 @@ def render_channels(rows: Sequence[ChannelLine], zone: ZoneInfo) -> list[str]:
         state = "" if row.state == "ok" else f" · <b>{_outside(row.state)}</b>"
         icon = _STATE_ICONS.get(row.state, "⚠️")
         blocks.append(Block(f"{icon} {_outside(row.label)}: {rate}, last post {last}{state}"))
+    return split_message(blocks)
+
+
+def render_subscriptions(chats: Sequence[Subscription], zone: ZoneInfo) -> list[str]:
+    """/subscriptions: each chat with what it gets, who subscribed it and when, its last
+    delivery and error; stopped ones with the reason."""
+    if not chats:
+        return ["No chat is subscribed; a chat starts with /subscribe or /alerts on."]
+    blocks = [Block(f"<b>📬 Subscribed chats: {len(chats):,}</b>", heading=True)]
+    for chat in chats:
+        gets = (
+            [f"digest {chat.digest_time:%H:%M} {escape(chat.timezone)}"] if chat.digest_time else []
+        )
+        gets += ["alerts"] if chat.alerts else []
+        lines = [
+            f"{'✅' if chat.active else '⛔'} <code>{chat.chat_id}</code>: {', '.join(gets)}",
+            f"subscribed by <code>{chat.subscribed_by}</code> on "
+            f"{_local_time(chat.subscribed_at, zone, year=True)}",
+            "last delivery "
+            + (_local_time(chat.last_delivery_at, zone) if chat.last_delivery_at else "none yet"),
+        ]
+        if chat.last_error and chat.last_error_at:
+            lines.append(
+                f"last error {_outside(chat.last_error)} at {_local_time(chat.last_error_at, zone)}"
+                + (f" ({chat.failures} in a row)" if chat.failures else "")
+            )
+        if chat.active and chat.retry_at:
+            lines.append(f"next try {_local_time(chat.retry_at, zone)}")
+        if not chat.active:
+            lines.append(f"<b>stopped</b>: {_outside(chat.inactive_reason)}")
+        blocks.append(Block(" · ".join(lines)))
     return split_message(blocks)
 
 

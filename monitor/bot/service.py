@@ -8,37 +8,28 @@ answered politely; nothing a user types reaches SQL or HTML unescaped.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telethon import Button, TelegramClient, errors, events
 
 from monitor.bot import render
-from monitor.bot.chart import TrendDay, build_trend, render_png, summary
 from monitor.bot.commands import MAX_ARGUMENT_CHARS, Command, parse_command
-from monitor.bot.policy import (
-    AlertDecision,
-    AlertRules,
-    RateLimiter,
-    decide_alert,
-    digest_periods,
-    in_quiet_hours,
-    may_use,
-)
+from monitor.bot.delivery import TREND_DAYS, Delivery, access_lost, trend_chart
+from monitor.bot.policy import AlertRules, RateLimiter, may_use
 from monitor.clock import Clock
 from monitor.config import Settings, is_time_zone, parse_clock
-from monitor.digest import alert_findings, build_digest
+from monitor.digest import build_digest
 from monitor.health import health_by_channel
 from monitor.quoting import quoted
 from monitor.search.query import QueryError
 from monitor.search.service import search
 from monitor.sentiment.scorer import Scorer
-from monitor.store import Store, Subscription
+from monitor.store import Store
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.text import TextPipeline
 from monitor.watch import WatchError, add_term, remove_term
@@ -46,20 +37,8 @@ from monitor.watch import WatchError, add_term, remove_term
 log = logging.getLogger(__name__)
 
 PER_PAGE = 5
-TREND_DAYS = 30
 MAX_TREND_DAYS = 365
-# A chat is given up on (marked inactive) for these; anything else is retried next time.
-CHAT_GONE = (
-    errors.UserIsBlockedError,
-    errors.InputUserDeactivatedError,
-    errors.ChatWriteForbiddenError,
-    errors.ChannelPrivateError,
-    errors.ChatIdInvalidError,
-    errors.PeerIdInvalidError,
-    errors.UserDeactivatedError,
-    errors.ChannelInvalidError,
-)
-
+SHOWN_IN_STATUS = 10  # channels or chats named in a line of /status
 
 # Numbers in commands and button data: ASCII digits ("²" and "١" pass str.isdigit, but
 # int() refuses "²"), and what SQLite stores as an integer.
@@ -69,6 +48,14 @@ _SQLITE_MAX = 2**63 - 1
 
 def _number(text: str) -> int | None:
     return int(text) if _DIGITS.fullmatch(text) else None
+
+
+def _chat_id(text: str) -> int | None:
+    """A chat id as /subscriptions shows it: a user's is positive, a group's negative."""
+    number = _number(text.removeprefix("-"))
+    if number is None or not 0 < number <= _SQLITE_MAX:
+        return None
+    return -number if text.startswith("-") else number
 
 
 class Refusal(Exception):
@@ -147,7 +134,14 @@ COMMANDS = (
         "status",
         "/status",
         "/status",
-        "collector lag, errors, database size, last digest",
+        "collector lag, errors, database size, last digest, chats failing or stopped",
+        admin=True,
+    ),
+    CommandInfo(
+        "subscriptions",
+        "/subscriptions, /unsubscribe CHAT_ID",
+        "/unsubscribe -1001234567890",
+        "every subscribed chat: who subscribed it, when, its last delivery and error; and stop one",
         admin=True,
     ),
 )
@@ -179,6 +173,7 @@ class BotService:
             quiet=settings.quiet_hours,
         )
         self.zone = ZoneInfo(settings.timezone)
+        self.delivery = Delivery(client, store, settings, pipeline, scorer, clock, self.alert_rules)
         self.username: str | None = None
         self.limiter = RateLimiter(limit=settings.commands_per_minute)
         self._background: set[asyncio.Task[None]] = set()
@@ -189,6 +184,7 @@ class BotService:
             "channels": self.cmd_channels, "add": self.cmd_add, "remove": self.cmd_remove,
             "watch": self.cmd_watch, "unwatch": self.cmd_unwatch, "watchlist": self.cmd_watchlist,
             "allow": self.cmd_allow, "deny": self.cmd_deny, "status": self.cmd_status,
+            "subscriptions": self.cmd_subscriptions,
         }  # fmt: skip
 
     async def start(self) -> None:
@@ -329,29 +325,12 @@ class BotService:
         term = " ".join(words)
         if not self.pipeline.lemmas(term):
             raise Refusal("Tell me a term, e.g. /trend Трамп 30")
-        picture, caption = await self._trend_chart(term, days, self.clock.now(), self.zone)
+        picture, caption = await trend_chart(
+            self.store, self.pipeline, term, days, self.clock.now(), self.zone
+        )
         await self.client.send_file(
             event.chat_id, picture, caption=render.escape(caption), parse_mode="html"
         )
-
-    async def _trend_chart(
-        self, term: str, days: int, until: datetime, zone: ZoneInfo
-    ) -> tuple[io.BytesIO, str]:
-        """The PNG chart of `term` over the `days` local days up to `until`, and its summary."""
-        last = (until - timedelta(microseconds=1)).astimezone(zone).date()
-        first = last - timedelta(days=days - 1)
-        since = datetime.combine(first, time(0), tzinfo=zone)
-        labels = {channel.id: channel.label for channel in await self.store.channels()}
-        rows = [
-            TrendDay(labels.get(channel_id, str(channel_id)), date.fromisoformat(day), posts, mean)
-            for channel_id, day, posts, mean in await self.store.daily_mentions(
-                [" ".join(self.pipeline.lemmas(term))], since, until
-            )
-        ]
-        trend = build_trend(term, [first + timedelta(days=i) for i in range(days)], rows)
-        picture = io.BytesIO(await asyncio.to_thread(render_png, trend))
-        picture.name = "trend.png"  # the name tells Telegram it is a picture
-        return picture, summary(trend)
 
     async def cmd_digest(self, event: events.NewMessage.Event, command: Command) -> None:
         now = self.clock.now()
@@ -383,15 +362,36 @@ class BotService:
         )
 
     async def cmd_unsubscribe(self, event: events.NewMessage.Event, command: Command) -> None:
+        if command.text:
+            await self._unsubscribe_other(event, command)
+            return
         await self._require_chat_admin(event)
         current = await self.store.subscription(event.chat_id)
         if current is None or current.digest_time is None:
             raise Refusal("This chat has no daily digest.")
         await self.store.save_subscription(
             event.chat_id, digest_time=None, timezone=current.timezone,
-            alerts=current.alerts, by=event.sender_id, now=self.clock.now(),
+            alerts=current.alerts, by=event.sender_id, now=self.clock.now(), subscribing=False,
         )  # fmt: skip
         await self._answer(event, "No more daily digests here.")
+
+    async def _unsubscribe_other(self, event: events.NewMessage.Event, command: Command) -> None:
+        """/unsubscribe CHAT_ID: an admin stops the digests and alerts of any chat."""
+        if event.sender_id not in self.settings.admin_ids:
+            raise Refusal("Only administrators can use /unsubscribe CHAT_ID.")
+        chat_id = _chat_id(command.text)
+        if chat_id is None:
+            raise Refusal(
+                "Say /unsubscribe CHAT_ID with a chat id from /subscriptions, "
+                "e.g. /unsubscribe -1001234567890"
+            )
+        current = await self.store.subscription(chat_id)
+        if current is None or not current.active:
+            raise Refusal(f"Chat {chat_id} receives nothing; /subscriptions lists those that do.")
+        await self.store.deactivate_chat(
+            chat_id, f"unsubscribed by administrator {event.sender_id}", self.clock.now()
+        )
+        await self._answer(event, f"Chat {chat_id} receives no more digests or alerts.")
 
     async def cmd_alerts(self, event: events.NewMessage.Event, command: Command) -> None:
         words = [w.lower() for w in command.words()]
@@ -404,6 +404,7 @@ class BotService:
             event.chat_id, digest_time=keep.digest_time if keep else None,
             timezone=keep.timezone if keep else self.settings.timezone,
             alerts=words == ["on"], by=event.sender_id, now=self.clock.now(),
+            subscribing=words == ["on"],
         )  # fmt: skip
         await self._answer(event, "Alerts on." if words == ["on"] else "Alerts off.")
 
@@ -530,6 +531,14 @@ class BotService:
         note = "" if removed else " (was not on the list)"
         if user_id in self.settings.admin_ids:
             note = " (an admin from ADMIN_IDS keeps access)"
+        elif not await self._may_use(user_id):
+            # Delivery checks this too; ending them now shows the admin what stopped.
+            ended = await self.store.end_subscriptions_of(
+                user_id, access_lost(user_id), self.clock.now()
+            )
+            if ended:
+                chats = "chats" if len(ended) > 1 else "chat"
+                note += f"; digests and alerts stopped in {chats} {', '.join(map(str, ended))}"
         await self._answer(event, f"{user_id} may no longer use the bot{note}.")
 
     async def cmd_status(self, event: events.NewMessage.Event, command: Command) -> None:
@@ -544,121 +553,27 @@ class BotService:
             if path.exists()
         )  # fmt: skip
         last_digest = await self.store.bot_state("last_digest") or "none yet"
+        chats = await self.store.all_subscriptions()
+        failing = [
+            f"{s.chat_id} ({s.last_error}, {s.failures} in a row)"
+            for s in chats
+            if s.active and s.failures
+        ]
+        stopped = [f"{s.chat_id} ({s.inactive_reason})" for s in chats if not s.active]
         lines = [
             f"Channels followed: {len(channels)}; oldest read {lag} ago.",
             f"Channels with problems: {len(troubled)}"
-            + (": " + ", ".join(render.escape(f"{c.label} ({c.state})") for c in troubled[:10]) if troubled else "."),
+            + (": " + ", ".join(render.escape(f"{c.label} ({c.state})") for c in troubled[:SHOWN_IN_STATUS]) if troubled else "."),
             f"Database: {size / 2**20:,.1f} MB.",
             f"Last digest sent: {render.escape(last_digest)}.",
+            f"Chats failing: {len(failing)}"
+            + (": " + render.escape(", ".join(failing[:SHOWN_IN_STATUS])) if failing else "."),
+            f"Chats no longer served: {len(stopped)}"
+            + (": " + render.escape(", ".join(stopped[:SHOWN_IN_STATUS])) if stopped else "."),
         ]  # fmt: skip
         await self._answer(event, "\n".join(lines))
 
-    # ---- scheduled work --------------------------------------------------------------------
-
-    async def send_due_digests(self) -> int:
-        """Send every digest that is due (missed ones included); the number of digests sent."""
-        sent = 0
-        now = self.clock.now()
-        for subscription in await self.store.subscriptions():
-            if subscription.digest_time is None:
-                continue
-            zone = ZoneInfo(subscription.timezone)
-            after = await self.store.last_digest_end(subscription.chat_id) or subscription.since
-            for start, end in digest_periods(subscription.digest_time, zone, after, now):
-                if not await self._deliver(subscription, start, end, zone):
-                    break
-                sent += 1
-        return sent
-
-    async def _deliver(
-        self, subscription: Subscription, start: datetime, end: datetime, zone: ZoneInfo
-    ) -> bool:
-        """Send one digest, resuming after the last part sent; False when the chat could not
-        be reached (it is then marked inactive, or left for the next run)."""
-        chat = subscription.chat_id
-        digest = await build_digest(self.store, self.scorer, start, end, self.clock.now())
-        parts = render.render_digest(digest, zone)
-        # The chart follows the text: the term that spiked, else the first watched one.
-        charted = [s["term"] for s in digest["spikes"]] + [
-            t.term for t in await self.store.watch_terms()
-        ]
-        await self.store.begin_digest(chat, start, end, len(parts) + bool(charted))
-        progress = await self.store.digest_progress(chat, start)
-        done = progress.parts_sent if progress else 0
-        for index in range(done, len(parts)):
-            if not await self._send(chat, parts[index]):
-                return False
-            await self.store.digest_part_sent(chat, start, index + 1, self.clock.now())
-        if charted and done <= len(parts):
-            picture, caption = await self._trend_chart(charted[0], TREND_DAYS, end, zone)
-            if not await self._send(chat, render.escape(caption), picture):
-                return False
-            await self.store.digest_part_sent(chat, start, len(parts) + 1, self.clock.now())
-        await self.store.set_bot_state(
-            "last_digest", f"{end.astimezone(self.zone):%Y-%m-%d %H:%M %Z} to chat {chat}"
-        )
-        return True
-
-    async def _send(self, chat_id: int, html: str, picture: io.BytesIO | None = None) -> bool:
-        """Send a message (or a picture with `html` as its caption); False when the chat is
-        gone (then marked inactive) or Telegram asks us to wait."""
-        try:
-            if picture is None:
-                await self.client.send_message(chat_id, html, parse_mode="html", link_preview=False)
-            else:
-                await self.client.send_file(chat_id, picture, caption=html, parse_mode="html")
-        except CHAT_GONE as error:
-            reason = type(error).__name__.removesuffix("Error")
-            log.info("chat %s is unreachable (%s); marked inactive", chat_id, reason)
-            await self.store.deactivate_chat(chat_id, reason, self.clock.now())
-            return False
-        except errors.FloodWaitError as error:
-            log.warning("flood wait of %s s while sending; the rest goes next run", error.seconds)
-            return False
-        return True
-
-    async def check_alerts(self) -> int:
-        """Push new findings to chats with alerts on (or hold them), then release held ones
-        whose quiet hours or hourly cap have passed. The number of alerts sent."""
-        chats = [s for s in await self.store.subscriptions() if s.alerts]
-        if not chats:
-            return 0
-        now = self.clock.now()
-        findings = await alert_findings(self.store, self.scorer, now)
-        sent = 0
-        for chat in chats:
-            zone = ZoneInfo(chat.timezone)
-            recent = await self.store.alerts_sent_since(
-                chat.chat_id, now - self.alert_rules.cooldown
-            )
-            for finding in findings:
-                key = finding["key"]
-                if await self.store.is_alert_held(chat.chat_id, key):
-                    continue
-                decision = decide_alert(key, now, recent, self.alert_rules, zone)
-                if decision is AlertDecision.SKIP:
-                    continue
-                text = render.render_alert(finding, zone)
-                if decision is AlertDecision.HOLD:
-                    await self.store.record_alert(chat.chat_id, key, text, now, None)
-                    continue
-                if not await self._send(chat.chat_id, text):
-                    break
-                await self.store.record_alert(chat.chat_id, key, text, now, now)
-                recent.append((key, now))
-                sent += 1
-            sent += await self._release_held(chat, zone, now)
-        return sent
-
-    async def _release_held(self, chat: Subscription, zone: ZoneInfo, now: datetime) -> int:
-        if in_quiet_hours(self.alert_rules.quiet, zone, now):
-            return 0
-        recent = await self.store.alerts_sent_since(chat.chat_id, now - timedelta(hours=1))
-        room = self.alert_rules.per_hour - len(recent)
-        released = 0
-        for held in (await self.store.held_alerts(chat.chat_id))[: max(room, 0)]:
-            if not await self._send(chat.chat_id, held.text):
-                break
-            await self.store.mark_alert_sent(held.id, now)
-            released += 1
-        return released
+    async def cmd_subscriptions(self, event: events.NewMessage.Event, command: Command) -> None:
+        chats = await self.store.all_subscriptions()
+        for part in render.render_subscriptions(chats, self.zone):
+            await self._answer(event, part)

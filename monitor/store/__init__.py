@@ -1,7 +1,7 @@
 """The archive. Every SQL statement of the project lives in this package."""
 
 from monitor.store.base import StoreError
-from monitor.store.bot import BotMixin, DigestProgress, HeldAlert, Subscription
+from monitor.store.bot import BotMixin, DigestPart, DigestProgress, HeldAlert, Subscription
 from monitor.store.chain import ChainMixin
 from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
@@ -26,6 +26,7 @@ class Store(
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "DigestPart",
     "DigestProgress",
     "EditRecord",
     "HeldAlert",

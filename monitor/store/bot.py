@@ -18,6 +18,21 @@ class Subscription:
     since: datetime
     active: bool
     inactive_reason: str | None
+    subscribed_by: int  # served while this user may use the bot
+    subscribed_at: datetime
+    failures: int = 0  # deliveries failed in a row
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    retry_at: datetime | None = None  # nothing is sent before this
+    last_delivery_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DigestPart:
+    """One message of a digest: its HTML, or the trend chart of a term."""
+
+    html: str | None = None
+    chart_term: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,7 @@ class DigestProgress:
     parts: int
     parts_sent: int
     completed: bool
+    plan: tuple[DigestPart, ...]  # every part, as planned when the digest began
 
 
 @dataclass(frozen=True)
@@ -69,28 +85,31 @@ class BotMixin(StoreBase):
             "WHERE active = 1 AND (digest_time IS NOT NULL OR alerts = 1)", ()
         )
 
+    async def all_subscriptions(self) -> list[Subscription]:
+        """Every chat with a digest or alerts, the ones no longer served included."""
+        return await self._subscriptions("WHERE digest_time IS NOT NULL OR alerts = 1", ())
+
     async def _subscriptions(self, where: str, params: tuple[object, ...]) -> list[Subscription]:
         rows = await self._rows(
-            "SELECT chat_id, digest_time, timezone, alerts, since, active, inactive_reason "
-            f"FROM subscriptions {where} ORDER BY chat_id",
+            "SELECT chat_id, digest_time, timezone, alerts, since, active, inactive_reason, "
+            "subscribed_by, subscribed_at, failures, last_error, last_error_at, retry_at, "
+            f"last_delivery_at FROM subscriptions {where} ORDER BY chat_id",
             params,
         )
         subscriptions = []
         for row in rows:
-            since = from_db(row["since"])
-            assert since is not None
+            since, subscribed_at = from_db(row["since"]), from_db(row["subscribed_at"])
+            assert since is not None and subscribed_at is not None
             clock = time.fromisoformat(row["digest_time"]) if row["digest_time"] else None
             subscriptions.append(
                 Subscription(
-                    row["chat_id"],
-                    clock,
-                    row["timezone"],
-                    bool(row["alerts"]),
-                    since,
-                    bool(row["active"]),
-                    row["inactive_reason"],
+                    row["chat_id"], clock, row["timezone"], bool(row["alerts"]), since,
+                    bool(row["active"]), row["inactive_reason"], row["subscribed_by"],
+                    subscribed_at, row["failures"], row["last_error"],
+                    from_db(row["last_error_at"]), from_db(row["retry_at"]),
+                    from_db(row["last_delivery_at"]),
                 )
-            )
+            )  # fmt: skip
         return subscriptions
 
     async def save_subscription(
@@ -102,25 +121,34 @@ class BotMixin(StoreBase):
         alerts: bool,
         by: int,
         now: datetime,
+        subscribing: bool = True,
     ) -> None:
-        """Create or change a chat's subscription (and make it active again). `since` is
-        kept when the chat already had a digest, so no period is sent twice or skipped."""
+        """Create or change a chat's subscription (and make it active again, its failures
+        forgotten). `since` is kept when the chat already had a digest, so no period is sent
+        twice or skipped. A change that turns something on (`subscribing`) makes `by` the
+        one the chat is served for; one that turns something off keeps who that is."""
         clock = digest_time.strftime("%H:%M") if digest_time else None
         async with self.write() as db:
             await db.execute(
                 """
                 INSERT INTO subscriptions (chat_id, digest_time, timezone, alerts, since,
-                    active, inactive_reason, updated_by, updated_at)
-                VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?)
+                    active, inactive_reason, updated_by, updated_at, subscribed_by, subscribed_at)
+                VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?)
                 ON CONFLICT (chat_id) DO UPDATE SET digest_time = excluded.digest_time,
                     timezone = excluded.timezone, alerts = excluded.alerts, active = 1,
                     inactive_reason = NULL, updated_by = excluded.updated_by,
                     updated_at = excluded.updated_at,
                     since = CASE WHEN subscriptions.digest_time IS NULL
-                        OR subscriptions.active = 0 THEN excluded.since ELSE subscriptions.since END
+                        OR subscriptions.active = 0 THEN excluded.since ELSE subscriptions.since END,
+                    subscribed_by = CASE WHEN ? THEN excluded.subscribed_by
+                        ELSE subscriptions.subscribed_by END,
+                    subscribed_at = CASE WHEN ? THEN excluded.subscribed_at
+                        ELSE subscriptions.subscribed_at END,
+                    failures = 0, retry_at = NULL
                 """,
-                (chat_id, clock, timezone, int(alerts), to_db(now), by, to_db(now)),
-            )
+                (chat_id, clock, timezone, int(alerts), to_db(now), by, to_db(now), by,
+                 to_db(now), subscribing, subscribing),
+            )  # fmt: skip
 
     async def deactivate_chat(self, chat_id: int, reason: str, now: datetime) -> None:
         async with self.write() as db:
@@ -130,15 +158,54 @@ class BotMixin(StoreBase):
                 (reason, to_db(now), chat_id),
             )
 
+    async def end_subscriptions_of(self, user_id: int, reason: str, now: datetime) -> list[int]:
+        """Stop serving the user's private chat and every chat the user subscribed; the
+        chats stopped."""
+        async with self.write() as db:
+            cursor = await db.execute(
+                "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ? "
+                "WHERE active = 1 AND (chat_id = ? OR subscribed_by = ?) "
+                "AND (digest_time IS NOT NULL OR alerts = 1) RETURNING chat_id",
+                (reason, to_db(now), user_id, user_id),
+            )
+            return sorted(row[0] for row in await cursor.fetchall())
+
+    async def delivery_failed(self, chat_id: int, error: str, now: datetime) -> int:
+        """Record a failed delivery to the chat; its failures in a row, this one included."""
+        async with self.write() as db:
+            cursor = await db.execute(
+                "UPDATE subscriptions SET failures = failures + 1, last_error = ?, "
+                "last_error_at = ? WHERE chat_id = ? RETURNING failures",
+                (error, to_db(now), chat_id),
+            )
+            row = await cursor.fetchone()
+            return row[0] if row else 0
+
+    async def retry_chat_at(self, chat_id: int, moment: datetime) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "UPDATE subscriptions SET retry_at = ? WHERE chat_id = ?", (to_db(moment), chat_id)
+            )
+
+    async def delivered(self, chat_id: int, now: datetime) -> None:
+        """The chat received a message: its failures in a row are over."""
+        async with self.write() as db:
+            await db.execute(
+                "UPDATE subscriptions SET last_delivery_at = ?, failures = 0, retry_at = NULL "
+                "WHERE chat_id = ?",
+                (to_db(now), chat_id),
+            )
+
     # ---- digests ---------------------------------------------------------------------------
 
     async def last_digest_end(self, chat_id: int) -> datetime | None:
-        rows = list(
-            await self._db.execute_fetchall(
-                "SELECT max(period_end) FROM digests_sent WHERE chat_id = ?", (chat_id,)
-            )
+        """The end of the last digest the chat received whole."""
+        value = await self._scalar(
+            "SELECT max(period_end) FROM digests_sent "
+            "WHERE chat_id = ? AND completed_at IS NOT NULL",
+            (chat_id,),
         )
-        return from_db(rows[0][0]) if rows else None
+        return from_db(value)
 
     async def digest_progress(self, chat_id: int, period_start: datetime) -> DigestProgress | None:
         rows = await self._rows(
@@ -151,27 +218,53 @@ class BotMixin(StoreBase):
         end = from_db(rows[0]["period_end"])
         assert end is not None
         row = rows[0]
-        return DigestProgress(end, row["parts"], row["parts_sent"], row["completed_at"] is not None)
+        plan = await self._db.execute_fetchall(
+            "SELECT html, chart_term FROM digest_parts WHERE chat_id = ? AND period_start = ? "
+            "ORDER BY part",
+            (chat_id, to_db(period_start)),
+        )
+        return DigestProgress(
+            end, row["parts"], row["parts_sent"], row["completed_at"] is not None,
+            tuple(DigestPart(html, term) for html, term in plan),
+        )  # fmt: skip
 
     async def begin_digest(
-        self, chat_id: int, period_start: datetime, period_end: datetime, parts: int
+        self, chat_id: int, period_start: datetime, period_end: datetime, plan: list[DigestPart]
     ) -> None:
+        """Record a digest about to be sent and its parts; a digest begun before keeps its
+        record and plan."""
+        start = to_db(period_start)
         async with self.write() as db:
-            await db.execute(
+            cursor = await db.execute(
                 "INSERT OR IGNORE INTO digests_sent (chat_id, period_start, period_end, parts) "
                 "VALUES (?, ?, ?, ?)",
-                (chat_id, to_db(period_start), to_db(period_end), parts),
+                (chat_id, start, to_db(period_end), len(plan)),
             )
+            if cursor.rowcount == 1:
+                await db.executemany(
+                    "INSERT INTO digest_parts (chat_id, period_start, part, html, chart_term) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(chat_id, start, i, p.html, p.chart_term) for i, p in enumerate(plan)],
+                )
 
     async def digest_part_sent(
         self, chat_id: int, period_start: datetime, parts_sent: int, now: datetime
     ) -> None:
+        """Count the digest's first `parts_sent` parts as delivered; with the last of them,
+        the digest is complete and its plan is let go."""
+        start = to_db(period_start)
         async with self.write() as db:
             await db.execute(
                 "UPDATE digests_sent SET parts_sent = ?, "
                 "completed_at = CASE WHEN ? >= parts THEN ? ELSE NULL END "
                 "WHERE chat_id = ? AND period_start = ?",
-                (parts_sent, parts_sent, to_db(now), chat_id, to_db(period_start)),
+                (parts_sent, parts_sent, to_db(now), chat_id, start),
+            )
+            await db.execute(
+                "DELETE FROM digest_parts WHERE chat_id = ? AND period_start = ? AND EXISTS "
+                "(SELECT 1 FROM digests_sent WHERE chat_id = ? AND period_start = ? "
+                "AND completed_at IS NOT NULL)",
+                (chat_id, start, chat_id, start),
             )
 
     # ---- alerts ----------------------------------------------------------------------------

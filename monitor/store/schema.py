@@ -285,6 +285,45 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        8,
+        "delivery",
+        """
+        -- Who a subscription is served for: the user who last turned its digest or alerts
+        -- on, and when. Rows from before this migration take the last change (updated_by,
+        -- updated_at): only the chat's admins, themselves allowed users, could make one,
+        -- so the last of them is the best record there is of who vouched for it.
+        ALTER TABLE subscriptions ADD COLUMN subscribed_by INTEGER;
+        ALTER TABLE subscriptions ADD COLUMN subscribed_at TEXT;
+        UPDATE subscriptions SET subscribed_by = updated_by, subscribed_at = updated_at;
+        -- Each chat's deliveries on their own: its failures in a row, the last error and
+        -- when it may be tried again; the last message it received.
+        ALTER TABLE subscriptions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE subscriptions ADD COLUMN last_error TEXT;
+        ALTER TABLE subscriptions ADD COLUMN last_error_at TEXT;
+        ALTER TABLE subscriptions ADD COLUMN retry_at TEXT;
+        ALTER TABLE subscriptions ADD COLUMN last_delivery_at TEXT;
+        -- A digest's parts as planned when it began, so an interrupted one is finished with
+        -- exactly what it started with; removed once every part is delivered.
+        CREATE TABLE digest_parts (
+            chat_id INTEGER NOT NULL,
+            period_start TEXT NOT NULL,
+            part INTEGER NOT NULL,                       -- from 0, in sending order
+            html TEXT,                                   -- a message ...
+            chart_term TEXT,                             -- ... or the trend chart of this term
+            PRIMARY KEY (chat_id, period_start, part),
+            FOREIGN KEY (chat_id, period_start) REFERENCES digests_sent (chat_id, period_start)
+                ON DELETE CASCADE,
+            CHECK ((html IS NULL) != (chart_term IS NULL))
+        );
+        -- Before this migration an unfinished digest counted as sent and its parts were not
+        -- kept, so it cannot be finished as begun: it stays counted as it was.
+        UPDATE digests_sent SET completed_at = period_end WHERE completed_at IS NULL;
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         9,
         "evidence-chain-2",
         """

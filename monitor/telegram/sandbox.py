@@ -197,6 +197,15 @@ class SimCallbackQuery:
 
 
 @dataclass
+class _Refusal:
+    """What Telegram answers the bot's sends to a chat instead of delivering them."""
+
+    error: str  # Telegram's message: "CHAT_SEND_PLAIN_FORBIDDEN", "TOPIC_CLOSED", "FLOOD_WAIT_5"
+    request: str | None  # only this request ("SendMessageRequest"), or every send
+    times: int | None  # the next this many sends, or every one
+
+
+@dataclass
 class _LoggedUpdate:
     """An update of an account box, kept for `updates.getDifference`."""
 
@@ -351,6 +360,7 @@ class World:
         self._senders: list[_WorldSender] = []
         self._boxes: dict[int, _AccountBox] = {}
         self._uploads: dict[tuple[bytes, int], dict[int, bytes]] = {}
+        self._refusals: dict[int, _Refusal] = {}
         self._ids = itertools.count(1_000_001)
         self.account = self.add_user("Analyst", phone="+10000000000")
         self.bot = self.add_user("Monitor Bot", username="monitor_test_bot", bot=True)
@@ -590,6 +600,30 @@ class World:
         message; here it finds out when it next writes there, as after missed updates."""
         chat.members.discard(self.bot.id)
         chat.admins.discard(self.bot.id)
+
+    def refuse_sends(self, chat: Chat, error: str, request: str | None = None,
+                     times: int | None = None) -> None:  # fmt: skip
+        """Telegram refuses the bot's messages to `chat` with `error`, as it does in a group
+        that forbids plain text (CHAT_SEND_PLAIN_FORBIDDEN, for "SendMessageRequest" only),
+        a restricted chat (CHAT_RESTRICTED), a closed topic (TOPIC_CLOSED), or to a sender
+        that must wait (FLOOD_WAIT_5): for `request` only or every send, the next `times`
+        sends or every one until `allow_sends`."""
+        self._refusals[peer_id(chat)] = _Refusal(error, request, times)
+
+    def allow_sends(self, chat: Chat) -> None:
+        self._refusals.pop(peer_id(chat), None)
+
+    def _check_refusal(self, chat: Chat, request: str) -> None:
+        refusal = self._refusals.get(peer_id(chat))
+        if refusal is None or refusal.request not in (None, request):
+            return
+        if refusal.times is not None:
+            refusal.times -= 1
+            if refusal.times == 0:
+                self.allow_sends(chat)
+        error = refusal.error
+        code = 420 if error.startswith("FLOOD_WAIT_") else 403 if "FORBIDDEN" in error else 400
+        raise SandboxRpcError(code, error)
 
     def delete_chat(self, chat: SimGroup | SimChannel) -> None:
         if isinstance(chat, SimChannel):
@@ -1053,6 +1087,7 @@ class World:
 
     def _on_SendMessageRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         chat = self._writable_chat(request.peer, sender)
+        self._check_refusal(chat, "SendMessageRequest")
         if not request.message.strip():
             raise SandboxRpcError(400, "MESSAGE_EMPTY")
         _check_text(request.message, request.entities, MESSAGE_LIMIT, "MESSAGE_TOO_LONG")
@@ -1088,6 +1123,7 @@ class World:
 
     def _on_SendMediaRequest(self, request: Any, sender: _WorldSender) -> TLObject:
         chat = self._writable_chat(request.peer, sender)
+        self._check_refusal(chat, "SendMediaRequest")
         media = request.media
         if not isinstance(media, types.InputMediaUploadedPhoto | types.InputMediaUploadedDocument):
             raise SandboxRpcError(400, "MEDIA_INVALID")

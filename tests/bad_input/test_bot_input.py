@@ -150,7 +150,7 @@ def assert_still_serving(loop: Loop, bench: Bench, complaints: Complaints) -> No
 
 COMMANDS = ["start", "help", "search", "trend", "digest", "subscribe", "unsubscribe", "alerts",
             "channels", "add", "remove", "watch", "unwatch", "watchlist", "allow", "deny",
-            "status", "frobnicate", "SEARCH", "Help"]  # fmt: skip
+            "status", "subscriptions", "frobnicate", "SEARCH", "Help"]  # fmt: skip
 # Arguments the commands read as numbers, time zones, clocks, switches and channels.
 ARGUMENT_PIECES = [
     "²", "١٢", "0", "-1", "7", "366", "99999999999", "9" * 30, "1e3", "0x10",
