@@ -284,6 +284,7 @@ async def read_archive(store: Store, pipeline: TextPipeline) -> Archive:
     return Archive(
         first_day=first_day,
         ids=ids,
+        # Shorter names (none here) would match inside ordinary words.
         usernames=frozenset(
             c.username.lower() for c in channels if c.username and len(c.username) >= 4
         ),
