@@ -75,11 +75,16 @@ def _cut(text: str, spans: list[_Span], start: int, stop: int) -> str:
 def parse_markdown(markdown: str) -> tuple[str, list[Entity]]:
     """The plain text and its entities, read as Telethon reads its markdown: a delimiter
     opens an entity only when the same delimiter closes it later (a lone `**` stays text),
-    link text takes no formatting, and the text is stripped as Telegram strips a message.
-    Unlike Telethon's parser, spans are moved exactly when delimiters are cut, so nested
+    and the text is stripped as Telegram strips a message.
+
+    Two departures from Telethon's parser, both because its unparse writes what its parse
+    cannot read back: formatting inside link text is read (Telegram splits a bold line
+    around a link, which unparse writes `**a **[**b**](url)** c**`; Telethon would leave
+    `**b**` in the text), and spans are moved exactly when delimiters are cut, so nested
     and overlapping entities keep their true extent."""
     text = markdown
     spans: list[_Span] = []
+    label: _Span | None = None  # the link whose text is being read: no link inside it
     i = 0
     while i < len(text):
         delimiter = _DELIMITER.match(text, i)
@@ -95,14 +100,14 @@ def parse_markdown(markdown: str) -> tuple[str, list[Entity]]:
                 if kind in _LITERAL:
                     i = end - len(mark)
                 continue
-        else:
+        elif label is None or i >= label.end:
             link = _LINK.match(text, i)
             if link:
-                label = link.group(1)
-                text = _cut(text, spans, i + 1 + len(label), link.end())
+                words = link.group(1)
+                text = _cut(text, spans, i + 1 + len(words), link.end())
                 text = _cut(text, spans, i, i + 1)
-                spans.append(_Span("text_link", i, i + len(label), link.group(2)))
-                i += len(label)
+                label = _Span("text_link", i, i + len(words), link.group(2))
+                spans.append(label)
                 continue
         i += 1
     # Telegram strips a message; its entities shrink with it.

@@ -29,12 +29,14 @@ _WORD = st.lists(st.sampled_from(_CHARACTERS), min_size=1, max_size=8).map("".jo
 _TEXT = st.lists(_WORD, min_size=1, max_size=4).map(" ".join)
 _URL = st.from_regex(r"https://[a-z]{1,8}\.ru/[a-z0-9/?=&%-]{0,12}", fullmatch=True)
 _MARKS = {"bold": "**", "italic": "__", "strikethrough": "~~", "code": "`"}
-# (kind, text, target): plain text, a delimited entity, a link, or a link inside bold.
+# (kind, text, target): plain text, a delimited entity, a link, a link inside bold, or bold
+# inside a link.
 _SEGMENT = st.one_of(
     st.tuples(st.just("plain"), _TEXT, st.none()),
     st.tuples(st.sampled_from(sorted(_MARKS)), _TEXT, st.none()),
     st.tuples(st.just("text_link"), _TEXT, _URL),
     st.tuples(st.just("bold_link"), _TEXT, _URL),
+    st.tuples(st.just("link_bold"), _TEXT, _URL),
 )
 
 
@@ -45,6 +47,8 @@ def _markdown(kind: str, text: str, url: str | None) -> str:
         return f"[{text}]({url})"
     if kind == "bold_link":
         return f"**[{text}]({url})**"
+    if kind == "link_bold":
+        return f"[**{text}**]({url})"
     return f"{_MARKS[kind]}{text}{_MARKS[kind]}"
 
 
@@ -66,6 +70,8 @@ def test_markdown_gives_the_text_and_every_entity_at_its_utf16_place(
     for kind, piece, url in segments:
         if kind == "bold_link":
             expected += [("bold", piece.strip(), None), ("text_link", piece.strip(), url)]
+        elif kind == "link_bold":
+            expected += [("text_link", piece.strip(), url), ("bold", piece.strip(), None)]
         elif kind != "plain":
             expected.append((kind, piece.strip(), url))
     found = [(e.type, _utf16_slice(text, e.offset, e.length).strip(), e.href) for e in entities]
@@ -92,6 +98,15 @@ def test_the_importer_reads_the_parts_back_at_the_same_utf16_offsets() -> None:
         {"type": "bold", "offset": 2, "length": 9},
         {"type": "text_link", "offset": 20, "length": 8, "href": "https://ria.ru/1"},
     ]
+
+
+def test_a_bold_line_split_around_a_link_reads_back_whole() -> None:
+    # How Telethon writes a bold headline whose middle word is a link (RIA, TASS, mos.ru).
+    text, entities = parse_markdown("**Главное из **[**брифинга**](https://t.me/x/1)** МО:**")
+    assert text == "Главное из брифинга МО:"
+    assert [(e.type, e.offset, e.length) for e in entities] == [
+        ("bold", 0, 11), ("text_link", 11, 8), ("bold", 11, 8), ("bold", 19, 4)
+    ]  # fmt: skip
 
 
 def test_a_lone_delimiter_stays_text() -> None:
