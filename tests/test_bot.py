@@ -93,13 +93,20 @@ async def test_every_admin_command_refuses_a_non_admin(
     assert await store.watch_terms() == [] and await store.allowed_users() == {people["reader"].id}
 
 
-async def test_strangers_get_one_short_refusal_and_nothing_else(
-    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser]
-) -> None:
-    for command in ("/search Трамп", "/channels", "/digest", "/help"):
-        assert await say(world, bot_client, people["stranger"], command) == [
-            "Sorry, this bot is private."
-        ]
+async def test_a_stranger_is_refused_once_an_hour_and_costs_no_replies_in_between(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    manual_clock: ManualClock,
+) -> None:  # fmt: skip
+    stranger = people["stranger"]
+    assert await say(world, bot_client, stranger, "/search Трамп") == [
+        "Sorry, this bot is private."
+    ]
+    for command in ["/channels", "/digest", "/help", *["/search Трамп"] * 30]:
+        manual_clock.advance(60)  # past the rate limit's window: it is not what stops these
+        assert await say(world, bot_client, stranger, command) == []
+    manual_clock.advance(60 * 60)
+    assert await say(world, bot_client, stranger, "/help") == ["Sorry, this bot is private."]
+    assert len(bot.limiter) == 0  # strangers take no room in the limiter
 
 
 @pytest.mark.parametrize(
@@ -277,6 +284,27 @@ async def test_the_rate_limit_answers_once_then_stays_quiet(
         answers += await say(world, bot_client, people["admin"], "/help")
     assert len(answers) == 3 and answers[-1].startswith("You are sending commands too fast")
     await service.stop()
+
+
+async def test_button_presses_share_the_commands_limit(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector, manual_clock: ManualClock,
+) -> None:  # fmt: skip
+    await archive(store, world, collector, followed)
+    bot.limiter.limit = 3
+    reader = people["reader"]
+    await say(world, bot_client, reader, "/search санкции")  # the first of three
+    page = world.outbox(reader)[-1]
+    [older] = page.button_data
+    presses = [world.user_presses(reader, page, older) for _ in range(4)]
+    await bot_client.settle()
+    assert all(press.answer is not None for press in presses)  # every press is answered
+    assert [press.answer.text for press in presses if press.answer] == [
+        None, None, "You are pressing buttons too fast; please wait a minute.", None,
+    ]  # two more pages, one refusal said, one silent  # fmt: skip
+    assert await say(world, bot_client, reader, "/help") == []  # commands share the count
+    manual_clock.advance(61)
+    assert len(await say(world, bot_client, reader, "/help")) == 1
 
 
 async def test_exactly_one_digest_across_a_restart_and_missed_ones_at_start(

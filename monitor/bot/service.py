@@ -25,6 +25,7 @@ from monitor.bot.policy import (
     AlertDecision,
     AlertRules,
     RateLimiter,
+    RefusalMemory,
     decide_alert,
     digest_periods,
     in_quiet_hours,
@@ -46,6 +47,7 @@ from monitor.watch import WatchError, add_term, remove_term
 log = logging.getLogger(__name__)
 
 PER_PAGE = 5
+PRIVATE = "Sorry, this bot is private."
 TREND_DAYS = 30
 MAX_TREND_DAYS = 365
 # A chat is given up on (marked inactive) for these; anything else is retried next time.
@@ -181,6 +183,7 @@ class BotService:
         self.zone = ZoneInfo(settings.timezone)
         self.username: str | None = None
         self.limiter = RateLimiter(limit=settings.commands_per_minute)
+        self.refusals = RefusalMemory()
         self._background: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "start": self.cmd_help, "help": self.cmd_help, "search": self.cmd_search,
@@ -214,14 +217,18 @@ class BotService:
         user_id = event.sender_id
         if command is None or user_id is None:
             return
-        verdict = self.limiter.check(user_id, self.clock.now())
+        now = self.clock.now()
+        # Access first: a stranger is told once an hour and costs no replies in between,
+        # and only people who may use the bot take room in the limiter.
+        if not await self._may_use(user_id):
+            if self.refusals.should_answer(user_id, now):
+                await self._answer(event, PRIVATE)
+            return
+        verdict = self.limiter.check(user_id, now)
         if verdict == "drop":
             return
         if verdict == "warn":
             await self._answer(event, "You are sending commands too fast; please wait a minute.")
-            return
-        if not await self._may_use(user_id):
-            await self._answer(event, "Sorry, this bot is private.")
             return
         handler = self._handlers.get(command.name)
         if handler is None:
@@ -245,7 +252,20 @@ class BotService:
             await self._answer(event, "Something went wrong with that command; it has been logged.")
 
     async def on_callback(self, event: events.CallbackQuery.Event) -> None:
-        """Search paging buttons: `p:<saved search id>:<page>`."""
+        """Search paging buttons: `p:<saved search id>:<page>`. Every press is answered (a
+        silent answer stops the button's spinner and costs no message)."""
+        user_id, now = event.sender_id, self.clock.now()
+        if not await self._may_use(user_id):
+            await event.answer(PRIVATE if self.refusals.should_answer(user_id, now) else None)
+            return
+        # Presses share the commands' limit: each one runs a search.
+        verdict = self.limiter.check(user_id, now)
+        if verdict != "ok":
+            await event.answer(
+                "You are pressing buttons too fast; please wait a minute."
+                if verdict == "warn" else None
+            )  # fmt: skip
+            return
         parts = (event.data or b"").decode("ascii", "replace").split(":")
         search_id, page = (
             (_number(parts[1]), _number(parts[2])) if len(parts) == 3 else (None, None)
@@ -256,15 +276,15 @@ class BotService:
         ):  # fmt: skip
             await event.answer("This button is no longer valid.")
             return
-        if not await self._may_use(event.sender_id):
-            await event.answer("Sorry, this bot is private.")
-            return
         saved = await self.store.saved_search(search_id)
         if saved is None or saved[0] != event.chat_id:
             await event.answer("This search has expired; send /search again.")
             return
         text, buttons = await self._search_page(search_id, saved[2], page)
-        await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
+        try:
+            await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
+        except errors.MessageNotModifiedError:
+            log.debug("page %s of search %s pressed again; it is already shown", page, search_id)
         await event.answer()
 
     async def _may_use(self, user_id: int) -> bool:
