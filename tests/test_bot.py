@@ -3,6 +3,8 @@ restart, blocked chats and the alert gate. Jobs are called directly on a manual 
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
@@ -16,9 +18,9 @@ from monitor.clock import ManualClock
 from monitor.config import Settings
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
-from monitor.store import Store
+from monitor.store import Store, TimeBudget
 from monitor.telegram.collector import Collector
-from monitor.telegram.sandbox import SandboxClient, SimChannel, SimUser, World, peer_id
+from monitor.telegram.sandbox import SandboxClient, SimChannel, SimMessage, SimUser, World, peer_id
 from monitor.text import TextPipeline
 from monitor.watch import add_term
 from tests.conftest import after_pages, fill
@@ -211,6 +213,66 @@ async def test_search_pages_with_buttons_and_refuses_stale_or_foreign_ones(
     foreign = world.user_presses(admin, world.outbox(admin)[-1], older)
     await bot_client.settle()
     assert foreign.answer is not None and "expired" in foreign.answer.text
+
+
+def summaries(message: SimMessage) -> list[int]:
+    """The numbers of the followed channel's posts ("Сводка N") a search page shows."""
+    return [int(n) for n in re.findall(r"Сводка (\d+)", message.text)]
+
+
+async def test_pages_continue_after_the_last_post_shown_while_new_posts_arrive(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector,
+) -> None:  # fmt: skip
+    await archive(store, world, collector, followed)
+    reader = people["reader"]
+    await say(world, bot_client, reader, "/search санкции")
+    page = world.outbox(reader)[-1]
+
+    async def press(button: int) -> list[int]:
+        world.user_presses(reader, page, page.button_data[button])
+        await bot_client.settle()
+        assert world.outbox(reader)[-1] is page  # edited in place
+        return summaries(page)
+
+    assert summaries(page) == [39, 38, 37, 36, 35]
+    assert await press(0) == [34, 33, 32, 31, 30]
+    for i in (40, 41):  # new posts at the top, stored between two presses
+        world.post(followed, f"Сводка {i}: санкции против Трампа обсуждают")
+    await collector.catch_up()
+    assert await press(1) == [29, 28, 27, 26, 25]  # older: no repeat
+    assert await press(0) == [34, 33, 32, 31, 30]  # newer: the same page as before
+    assert await press(0) == [39, 38, 37, 36, 35]  # the first page as the search found it
+    for _ in range(7):
+        shown = await press(-1)
+    assert shown == [4, 3, 2, 1, 0] and len(page.button_data) == 1  # no older page
+
+
+async def test_a_search_past_its_time_budget_gets_one_sentence(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from monitor.store import search as store_search
+
+    monkeypatch.setattr(store_search, "PROGRESS_STEPS", 1)  # a small archive: look every step
+    await archive(store, world, collector, followed)
+    reader = people["reader"]
+    ticks = itertools.count(step=10)  # ten seconds pass each time the search's clock is read
+    slow = TimeBudget(5, clock=lambda: next(ticks))
+    too_long = (
+        "That search took too long; add a word, or a channel: or since: filter, to narrow it."
+    )
+    bot.search_budget = slow
+    assert await say(world, bot_client, reader, "/search санкции") == [too_long]
+    bot.search_budget = TimeBudget(5)
+    [found] = await say(world, bot_client, reader, "/search санкции")
+    assert "санкции" in found.lower()
+    page = world.outbox(reader)[-1]
+    bot.search_budget = slow
+    press = world.user_presses(reader, page, page.button_data[0])
+    await bot_client.settle()
+    assert press.answer is not None and press.answer.text == too_long
+    assert summaries(page) == [39, 38, 37, 36, 35]  # the page stays as it was
 
 
 async def test_watch_watchlist_unwatch_allow_deny_status_channels(

@@ -21,6 +21,7 @@ from telethon import Button, TelegramClient, errors, events
 from monitor.bot import render
 from monitor.bot.chart import TrendDay, build_trend, render_png, summary
 from monitor.bot.commands import MAX_ARGUMENT_CHARS, Command, parse_command
+from monitor.bot.paging import PER_PAGE, SEARCH_SECONDS, search_page
 from monitor.bot.policy import (
     AlertDecision,
     AlertRules,
@@ -37,17 +38,16 @@ from monitor.digest import alert_findings, build_digest
 from monitor.health import health_by_channel
 from monitor.quoting import quoted
 from monitor.search.query import QueryError
-from monitor.search.service import search
 from monitor.sentiment.scorer import Scorer
-from monitor.store import Store, Subscription
+from monitor.store import SearchTimeout, Store, Subscription, TimeBudget
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.text import TextPipeline
 from monitor.watch import WatchError, add_term, remove_term
 
 log = logging.getLogger(__name__)
 
-PER_PAGE = 5
 PRIVATE = "Sorry, this bot is private."
+EXPIRED = "This search has expired; send /search again."
 TREND_DAYS = 30
 MAX_TREND_DAYS = 365
 # A chat is given up on (marked inactive) for these; anything else is retried next time.
@@ -167,6 +167,7 @@ class BotService:
         clock: Clock,
         collector: Collector | None = None,
         alert_rules: AlertRules | None = None,
+        search_budget: TimeBudget | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -184,6 +185,7 @@ class BotService:
         self.username: str | None = None
         self.limiter = RateLimiter(limit=settings.commands_per_minute)
         self.refusals = RefusalMemory()
+        self.search_budget = search_budget or TimeBudget(SEARCH_SECONDS)
         self._background: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "start": self.cmd_help, "help": self.cmd_help, "search": self.cmd_search,
@@ -272,15 +274,19 @@ class BotService:
         )
         if (
             parts[0] != "p" or search_id is None or page is None
-            or search_id > _SQLITE_MAX or page * PER_PAGE > _SQLITE_MAX
+            or search_id > _SQLITE_MAX or page >= _SQLITE_MAX
         ):  # fmt: skip
             await event.answer("This button is no longer valid.")
             return
         saved = await self.store.saved_search(search_id)
         if saved is None or saved[0] != event.chat_id:
-            await event.answer("This search has expired; send /search again.")
+            await event.answer(EXPIRED)
             return
-        text, buttons = await self._search_page(search_id, saved[2], page)
+        try:
+            text, buttons = await self._search_page(search_id, saved[2], page)
+        except Refusal as refusal:
+            await event.answer(str(refusal))
+            return
         try:
             await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
         except errors.MessageNotModifiedError:
@@ -324,12 +330,17 @@ class BotService:
         self, search_id: int, query: str, page: int
     ) -> tuple[str, list[Button] | None]:
         try:
-            result = await search(
-                self.store, self.pipeline, query, order="date", limit=PER_PAGE,
-                offset=page * PER_PAGE, zone=self.zone,
-            )  # fmt: skip
+            result = await search_page(
+                self.store, self.pipeline, search_id, query, page, self.zone, self.search_budget
+            )
         except QueryError as error:
             raise Refusal(str(error)) from None
+        except SearchTimeout:
+            raise Refusal(
+                "That search took too long; add a word, or a channel: or since: filter, to narrow it."
+            ) from None
+        if result is None:
+            raise Refusal(EXPIRED)
         text = render.render_search_page(result.hits, page, PER_PAGE, result.has_more, self.zone)
         buttons = []
         if page > 0:
