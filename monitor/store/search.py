@@ -47,6 +47,7 @@ COLUMNS = (
 FROM_MATCHES = (
     "FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid JOIN channels c ON c.id = p.channel_id"
 )
+POST_MATCHES = "EXISTS (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ? AND posts_fts.rowid = p.id)"
 
 
 class Keyset(NamedTuple):
@@ -255,7 +256,7 @@ async def _newest_first(
             db,
             f"SELECT {COLUMNS} FROM posts p INDEXED BY posts_date "
             "JOIN channels c ON c.id = p.channel_id "
-            f"WHERE {' AND '.join([*bound, _MATCHES_POST])} ORDER BY p.date DESC, p.id DESC LIMIT ?",
+            f"WHERE {' AND '.join([*bound, POST_MATCHES])} ORDER BY p.date DESC, p.id DESC LIMIT ?",
             [*values, *(end[0] if end else ()), match, limit],
         )
         if len(rows) == limit or not end:
@@ -263,8 +264,3 @@ async def _newest_first(
         filters = [*filters, "(p.date, p.id) < (?, ?)"]
         values = [*values, *end[0]]
     return rows + await _by_index(db, match, None, filters, values, "date", limit - len(rows))
-
-
-_MATCHES_POST = (
-    "EXISTS (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ? AND posts_fts.rowid = p.id)"
-)
