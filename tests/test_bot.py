@@ -196,16 +196,21 @@ async def test_search_pages_with_buttons_and_refuses_stale_or_foreign_ones(
     await bot_client.settle()
     assert world.outbox(reader)[-1].html != first and press.answer is not None
     assert len(world.outbox(reader)[-1].button_data) == 2  # newer and older
+    unreached = older.rsplit(b":", 1)[0] + b":7"  # a page no press has led to
     odd = await bot_client.send_message(
         reader.id, "odd buttons",
-        buttons=[Button.inline("a", b"p:99999:1"), Button.inline("b", b"\xff\x00garbage")],
+        buttons=[Button.inline("a", b"p:99999:1"), Button.inline("b", b"\xff\x00garbage"),
+                 Button.inline("c", unreached)],
     )  # fmt: skip
     odd_page = world.outbox(reader)[-1]
     assert odd_page.id == odd.id
     bogus = world.user_presses(reader, odd_page, b"p:99999:1")
     junk = world.user_presses(reader, odd_page, b"\xff\x00garbage")
+    skipped = world.user_presses(reader, odd_page, unreached)
     await bot_client.settle()
     assert bogus.answer is not None and "expired" in bogus.answer.text
+    assert skipped.answer is not None and "expired" in skipped.answer.text
+    assert odd_page.text == "odd buttons"
     assert junk.answer is not None and "no longer valid" in junk.answer.text
     # The same saved search pressed from another chat is not honoured there.
     admin = people["admin"]
