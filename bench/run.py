@@ -2,7 +2,8 @@
 
 Measures the import of a Telegram Desktop export through the full pipeline beside the floor
 (the same rows into one plain table plus an FTS5 index over the raw text, with plain sqlite3),
-search latency for a lemma, a phrase and a filtered query, and the import's peak memory.
+search latency for a lemma, a phrase and a filtered query, the bot's /search (its first and
+tenth page), and the import's peak memory.
 Prints a table and a JSON summary.
 """
 
@@ -24,13 +25,15 @@ from typing import Any
 
 from bench.collector import backfill_rate, live_latency
 from bench.corpus import CorpusGenerator, channel_id, write_tdesktop_export
+from monitor.bot.paging import PER_PAGE, SEARCH_SECONDS, search_page
+from monitor.bot.render import render_search_page
 from monitor.config import Settings
 from monitor.digest import build_digest
 from monitor.importers.service import BATCH_SIZE
 from monitor.ingest import default_workers
 from monitor.search.service import search
 from monitor.sentiment.service import load_scorer
-from monitor.store import Store
+from monitor.store import SearchTimeout, Store, TimeBudget
 from monitor.store.base import CACHE_KIB, CHECKPOINT_PAGES
 from monitor.text import TextPipeline
 
@@ -149,6 +152,50 @@ async def search_latency(
     return results
 
 
+async def bot_search_latency(
+    db: Path, queries: dict[str, str], runs: int
+) -> dict[str, dict[str, Any]]:
+    """The bot's /search as a user waits for it (Telegram aside): its first page, and its
+    tenth reached by pressing "older" nine times, each page searched, rendered and its
+    successor's start recorded by the functions the bot calls, under the bot's budget."""
+    pipeline = TextPipeline()
+    budget = TimeBudget(SEARCH_SECONDS)
+    results: dict[str, dict[str, Any]] = {}
+    async with await Store.open(db) as store:
+        for name, query in queries.items():
+            first: list[float] = []
+            tenth: list[float] = []
+            timeouts = 0
+            for run in range(runs + 1):  # the first warms up
+                search_id = await store.save_search(0, 0, query, datetime.now(UTC))
+                for page in range(10):
+                    started = time.perf_counter()
+                    try:
+                        result = await search_page(
+                            store, pipeline, search_id, query, page, UTC, budget
+                        )
+                    except SearchTimeout:
+                        timeouts += 1
+                        break
+                    assert result is not None
+                    render_search_page(result.hits, page, PER_PAGE, result.has_more, UTC)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if run and page in (0, 9):
+                        (first if page == 0 else tenth).append(elapsed)
+                    if not result.has_more:
+                        break
+            results[name] = {
+                "query": query,
+                "first_page_p50_ms": round(percentile(first, 0.5), 2),
+                "first_page_p95_ms": round(percentile(first, 0.95), 2),
+                # Absent when the query has fewer than ten pages.
+                "tenth_page_p50_ms": round(percentile(tenth, 0.5), 2) if tenth else None,
+                "tenth_page_p95_ms": round(percentile(tenth, 0.95), 2) if tenth else None,
+                "timeouts": timeouts,
+            }
+    return results
+
+
 async def digest_time(db: Path, day: datetime) -> tuple[float, float]:
     """Seconds to build the digest of `day` (its scorer built beforehand, as in a service):
     the first build, with whatever of the file the OS has cached, and a repeat."""
@@ -254,6 +301,9 @@ def main() -> None:
             "filtered": f"санкции channel:{channel_id(3)} since:{date(2024, 11, 1)}",
         }
         latency = asyncio.run(search_latency(archive, queries, args.runs))
+        # Трамп is in about 3% of the corpus's posts, наступление in two thirds of them.
+        bot_queries = {"lemma": "Трамп", "common": "наступление"}
+        bot_latency = asyncio.run(bot_search_latency(archive, bot_queries, args.runs))
         digest_first, digest_again = asyncio.run(digest_time(archive, END - timedelta(days=1)))
 
     # Backfill runs on the real clock: ten seconds each by default, twenty in a full run.
@@ -282,6 +332,7 @@ def main() -> None:
         "import_worker_peak_rss_mb": round(imported["worker_peak_rss_mb"], 1),
         "import_workers": default_workers(),
         "search": latency,
+        "bot_search": bot_latency,
         "backfill": backfill,
         "live": live,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version},
@@ -301,6 +352,11 @@ def main() -> None:
         ("digest of one day, first / repeat (s)", f"{digest_first:.2f} / {digest_again:.2f}"),
         *((f"search {name} p50 / p95 (ms)", f"{figures['p50_ms']:.2f} / {figures['p95_ms']:.2f}")
           for name, figures in latency.items()),
+        *((f"bot /search {name}, first / tenth page p95 (ms)",
+           f"{figures['first_page_p95_ms']:.2f} / "
+           + (f"{figures['tenth_page_p95_ms']:.2f}" if figures["tenth_page_p95_ms"] is not None else "none")
+           + (f", {figures['timeouts']} over the budget" if figures["timeouts"] else ""))
+          for name, figures in bot_latency.items()),
         *((f"backfill, Telegram allows {run['permitted_requests_per_s']:g} requests/s, "
            f"{run['pacing']} pacing",
            f"{run['posts_per_s']:,.0f} posts/s = {run['share_of_ceiling']:.1%}, "

@@ -3,6 +3,8 @@ restart, blocked chats and the alert gate. Jobs are called directly on a manual 
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
@@ -16,9 +18,9 @@ from monitor.clock import ManualClock
 from monitor.config import Settings
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
-from monitor.store import Store
+from monitor.store import Store, TimeBudget
 from monitor.telegram.collector import Collector
-from monitor.telegram.sandbox import SandboxClient, SimChannel, SimUser, World, peer_id
+from monitor.telegram.sandbox import SandboxClient, SimChannel, SimMessage, SimUser, World, peer_id
 from monitor.text import TextPipeline
 from monitor.watch import add_term
 from tests.conftest import after_pages, fill
@@ -93,13 +95,20 @@ async def test_every_admin_command_refuses_a_non_admin(
     assert await store.watch_terms() == [] and await store.allowed_users() == {people["reader"].id}
 
 
-async def test_strangers_get_one_short_refusal_and_nothing_else(
-    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser]
-) -> None:
-    for command in ("/search Трамп", "/channels", "/digest", "/help"):
-        assert await say(world, bot_client, people["stranger"], command) == [
-            "Sorry, this bot is private."
-        ]
+async def test_a_stranger_is_refused_once_an_hour_and_costs_no_replies_in_between(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    manual_clock: ManualClock,
+) -> None:  # fmt: skip
+    stranger = people["stranger"]
+    assert await say(world, bot_client, stranger, "/search Трамп") == [
+        "Sorry, this bot is private."
+    ]
+    for command in ["/channels", "/digest", "/help", *["/search Трамп"] * 30]:
+        manual_clock.advance(60)  # past the rate limit's window: it is not what stops these
+        assert await say(world, bot_client, stranger, command) == []
+    manual_clock.advance(60 * 60)
+    assert await say(world, bot_client, stranger, "/help") == ["Sorry, this bot is private."]
+    assert len(bot.limiter) == 0  # strangers take no room in the limiter
 
 
 @pytest.mark.parametrize(
@@ -187,16 +196,21 @@ async def test_search_pages_with_buttons_and_refuses_stale_or_foreign_ones(
     await bot_client.settle()
     assert world.outbox(reader)[-1].html != first and press.answer is not None
     assert len(world.outbox(reader)[-1].button_data) == 2  # newer and older
+    unreached = older.rsplit(b":", 1)[0] + b":7"  # a page no press has led to
     odd = await bot_client.send_message(
         reader.id, "odd buttons",
-        buttons=[Button.inline("a", b"p:99999:1"), Button.inline("b", b"\xff\x00garbage")],
+        buttons=[Button.inline("a", b"p:99999:1"), Button.inline("b", b"\xff\x00garbage"),
+                 Button.inline("c", unreached)],
     )  # fmt: skip
     odd_page = world.outbox(reader)[-1]
     assert odd_page.id == odd.id
     bogus = world.user_presses(reader, odd_page, b"p:99999:1")
     junk = world.user_presses(reader, odd_page, b"\xff\x00garbage")
+    skipped = world.user_presses(reader, odd_page, unreached)
     await bot_client.settle()
     assert bogus.answer is not None and "expired" in bogus.answer.text
+    assert skipped.answer is not None and "expired" in skipped.answer.text
+    assert odd_page.text == "odd buttons"
     assert junk.answer is not None and "no longer valid" in junk.answer.text
     # The same saved search pressed from another chat is not honoured there.
     admin = people["admin"]
@@ -204,6 +218,66 @@ async def test_search_pages_with_buttons_and_refuses_stale_or_foreign_ones(
     foreign = world.user_presses(admin, world.outbox(admin)[-1], older)
     await bot_client.settle()
     assert foreign.answer is not None and "expired" in foreign.answer.text
+
+
+def summaries(message: SimMessage) -> list[int]:
+    """The numbers of the followed channel's posts ("Сводка N") a search page shows."""
+    return [int(n) for n in re.findall(r"Сводка (\d+)", message.text)]
+
+
+async def test_pages_continue_after_the_last_post_shown_while_new_posts_arrive(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector,
+) -> None:  # fmt: skip
+    await archive(store, world, collector, followed)
+    reader = people["reader"]
+    await say(world, bot_client, reader, "/search санкции")
+    page = world.outbox(reader)[-1]
+
+    async def press(button: int) -> list[int]:
+        world.user_presses(reader, page, page.button_data[button])
+        await bot_client.settle()
+        assert world.outbox(reader)[-1] is page  # edited in place
+        return summaries(page)
+
+    assert summaries(page) == [39, 38, 37, 36, 35]
+    assert await press(0) == [34, 33, 32, 31, 30]
+    for i in (40, 41):  # new posts at the top, stored between two presses
+        world.post(followed, f"Сводка {i}: санкции против Трампа обсуждают")
+    await collector.catch_up()
+    assert await press(1) == [29, 28, 27, 26, 25]  # older: no repeat
+    assert await press(0) == [34, 33, 32, 31, 30]  # newer: the same page as before
+    assert await press(0) == [39, 38, 37, 36, 35]  # the first page as the search found it
+    for _ in range(7):
+        shown = await press(-1)
+    assert shown == [4, 3, 2, 1, 0] and len(page.button_data) == 1  # no older page
+
+
+async def test_a_search_past_its_time_budget_gets_one_sentence(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from monitor.store import search as store_search
+
+    monkeypatch.setattr(store_search, "PROGRESS_STEPS", 1)  # a small archive: look every step
+    await archive(store, world, collector, followed)
+    reader = people["reader"]
+    ticks = itertools.count(step=10)  # ten seconds pass each time the search's clock is read
+    slow = TimeBudget(5, clock=lambda: next(ticks))
+    too_long = (
+        "That search took too long; add a word, or a channel: or since: filter, to narrow it."
+    )
+    bot.search_budget = slow
+    assert await say(world, bot_client, reader, "/search санкции") == [too_long]
+    bot.search_budget = TimeBudget(5)
+    [found] = await say(world, bot_client, reader, "/search санкции")
+    assert "санкции" in found.lower()
+    page = world.outbox(reader)[-1]
+    bot.search_budget = slow
+    press = world.user_presses(reader, page, page.button_data[0])
+    await bot_client.settle()
+    assert press.answer is not None and press.answer.text == too_long
+    assert summaries(page) == [39, 38, 37, 36, 35]  # the page stays as it was
 
 
 async def test_watch_watchlist_unwatch_allow_deny_status_channels(
@@ -277,6 +351,27 @@ async def test_the_rate_limit_answers_once_then_stays_quiet(
         answers += await say(world, bot_client, people["admin"], "/help")
     assert len(answers) == 3 and answers[-1].startswith("You are sending commands too fast")
     await service.stop()
+
+
+async def test_button_presses_share_the_commands_limit(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector, manual_clock: ManualClock,
+) -> None:  # fmt: skip
+    await archive(store, world, collector, followed)
+    bot.limiter.limit = 3
+    reader = people["reader"]
+    await say(world, bot_client, reader, "/search санкции")  # the first of three
+    page = world.outbox(reader)[-1]
+    [older] = page.button_data
+    presses = [world.user_presses(reader, page, older) for _ in range(4)]
+    await bot_client.settle()
+    assert all(press.answer is not None for press in presses)  # every press is answered
+    assert [press.answer.text for press in presses if press.answer] == [
+        None, None, "You are pressing buttons too fast; please wait a minute.", None,
+    ]  # two more pages, one refusal said, one silent  # fmt: skip
+    assert await say(world, bot_client, reader, "/help") == []  # commands share the count
+    manual_clock.advance(61)
+    assert len(await say(world, bot_client, reader, "/help")) == 1
 
 
 async def test_exactly_one_digest_across_a_restart_and_missed_ones_at_start(

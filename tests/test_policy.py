@@ -12,6 +12,7 @@ from monitor.bot.policy import (
     AlertRules,
     Backoff,
     RateLimiter,
+    RefusalMemory,
     decide_alert,
     digest_periods,
     in_quiet_hours,
@@ -47,6 +48,54 @@ def test_rate_limiter_answers_once_then_drops_until_the_window_moves() -> None:
     assert [limiter.check(7, now) for _ in range(5)] == ["ok", "ok", "ok", "warn", "drop"]
     assert limiter.check(8, now) == "ok"  # per user
     assert limiter.check(7, now + timedelta(seconds=61)) == "ok"
+
+
+def test_rate_limiter_forgets_users_gone_quiet_and_keeps_at_most_its_cap() -> None:
+    limiter = RateLimiter(limit=3, window=timedelta(minutes=1), max_users=100)
+    now = at("2024-11-06T09:00:00")
+    for user in range(50):
+        limiter.check(user, now)
+    assert len(limiter) == 50
+    later = now + timedelta(seconds=30)
+    limiter.check(1, later)
+    # A window after the crowd, only the one seen since is still tracked.
+    assert limiter.check(999, now + timedelta(seconds=60)) == "ok" and len(limiter) == 2
+    for user in range(1000, 1500):
+        limiter.check(user, later + timedelta(seconds=45))
+    assert len(limiter) == 100
+
+
+def test_rate_limiter_keeps_a_flooding_user_refused_while_others_come_and_go() -> None:
+    limiter = RateLimiter(limit=2, window=timedelta(minutes=1), max_users=3)
+    now = at("2024-11-06T09:00:00")
+    answers = []
+    for second in range(10):
+        answers.append(limiter.check(7, now + timedelta(seconds=second)))
+        limiter.check(100 + second, now + timedelta(seconds=second))  # one newcomer a second
+    # The newcomers push out one another, not the user seen most recently.
+    assert answers == ["ok", "ok", "warn", *["drop"] * 7]
+
+
+def test_a_stranger_is_refused_once_an_hour() -> None:
+    memory = RefusalMemory(quiet=timedelta(hours=1))
+    now = at("2024-11-06T09:00:00")
+    assert [memory.should_answer(5, now + timedelta(minutes=m)) for m in (0, 1, 59)] == [
+        True, False, False,
+    ]  # fmt: skip
+    assert memory.should_answer(6, now + timedelta(minutes=2))  # per user
+    assert memory.should_answer(5, now + timedelta(minutes=60))
+    assert not memory.should_answer(5, now + timedelta(minutes=61))
+
+
+def test_the_refusal_memory_forgets_after_the_hour_and_keeps_at_most_its_cap() -> None:
+    memory = RefusalMemory(quiet=timedelta(hours=1), max_users=100)
+    now = at("2024-11-06T09:00:00")
+    for user in range(500):
+        memory.should_answer(user, now)
+    assert len(memory) == 100
+    assert memory.should_answer(0, now)  # pushed out by the crowd: refused once more
+    memory.should_answer(1, now + timedelta(minutes=30))
+    assert memory.should_answer(2, now + timedelta(hours=1)) and len(memory) == 2
 
 
 @pytest.mark.parametrize(

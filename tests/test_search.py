@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from monitor.models import ChannelInfo
 from monitor.search.query import QueryError
 from monitor.search.service import search
 from monitor.search.snippet import render_segments, snippet_segments
-from monitor.store import Store
+from monitor.store import Keyset, SearchTimeout, Store, TimeBudget
 from monitor.text import TextPipeline
 from tests.conftest import T0, Clock, make_post
 
@@ -118,12 +119,80 @@ async def test_days_follow_the_readers_time_zone(archive: Store, pipeline: TextP
 
 async def test_paging_reports_more(archive: Store, pipeline: TextPipeline) -> None:
     first = await search(archive, pipeline, "Трамп", order="date", limit=3)
-    second = await search(archive, pipeline, "Трамп", order="date", limit=3, offset=3)
+    last = first.hits[-1].post
+    second = await search(
+        archive, pipeline, "Трамп", order="date", limit=3, after=Keyset(last.date, last.id)
+    )
     assert first.has_more and second.has_more
     assert not {h.post.id for h in first.hits} & {h.post.id for h in second.hits}
     assert [h.post.date for h in first.hits] == sorted(
         (h.post.date for h in first.hits), reverse=True
     )
+    with pytest.raises(ValueError):  # relevance has no keyset order
+        await search(archive, pipeline, "Трамп", after=Keyset(last.date, last.id))
+
+
+async def _pages(store: Store, pipeline: TextPipeline, query: str, limit: int) -> list[list[int]]:
+    """The message ids of every page of a date-ordered search, each after the one before."""
+    pages: list[list[int]] = []
+    after = None
+    while True:
+        result = await search(store, pipeline, query, order="date", limit=limit, after=after)
+        pages.append([hit.post.message_id for hit in result.hits])
+        if not result.has_more:
+            return pages
+        last = result.hits[-1].post
+        after = Keyset(last.date, last.id)
+
+
+# PROBE_COST decides between walking the posts by date and reading every match: 0 walks the
+# whole archive, 4 walks a stretch of the 45 newest posts (none match) and reads the rest
+# from the index, a million reads every match from the index.
+@pytest.mark.parametrize("probe_cost", [0, 4, 1_000_000])
+async def test_date_pages_are_the_same_whichever_way_they_are_read(
+    store: Store, pipeline: TextPipeline, clock: Clock, channel: ChannelInfo,
+    monkeypatch: pytest.MonkeyPatch, probe_cost: int,
+) -> None:  # fmt: skip
+    from monitor.store import search as store_search
+
+    monkeypatch.setattr(store_search, "PROBE_COST", probe_cost)
+    # 100 posts an hour apart: the older half mention Трамп, the newer half do not.
+    posts = [
+        make_post(i, "Трамп и санкции" if i <= 50 else "Погода", date=T0 + timedelta(hours=i))
+        for i in range(1, 101)
+    ]
+    # Two posts in the same second, and one stored last but dated among the first: the
+    # order is by date, then by id.
+    posts[10] = make_post(11, "Трамп", date=posts[9].date)
+    await ingest(store, pipeline, 1001, posts, clock())
+    await ingest(store, pipeline, 1001, [make_post(200, "Трамп", date=T0 + timedelta(hours=2, minutes=30))], clock())  # fmt: skip
+    expected = [*range(50, 11, -1), 11, 10, *range(9, 2, -1), 200, 2, 1]
+    pages = await _pages(store, pipeline, "Трамп", 4)
+    assert [m for page in pages for m in page] == expected
+    assert [len(page) for page in pages] == [4] * 12 + [3]
+
+
+async def test_a_search_past_its_time_budget_is_stopped_and_the_next_one_runs(
+    archive: Store, pipeline: TextPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.store import search as store_search
+
+    monkeypatch.setattr(store_search, "PROGRESS_STEPS", 1)  # a tiny archive: look every step
+    ticks = itertools.count(step=10)  # ten seconds pass each time the clock is read
+    with pytest.raises(SearchTimeout):
+        await search(archive, pipeline, "Трамп", budget=TimeBudget(5, clock=lambda: next(ticks)))
+    again = await search(archive, pipeline, "Трамп", budget=TimeBudget(5))
+    assert len(again.hits) == 8
+
+
+async def test_an_archive_in_memory_is_searched_too(
+    pipeline: TextPipeline, clock: Clock, channel: ChannelInfo
+) -> None:
+    async with await Store.open(":memory:") as store:
+        await store.save_channel(channel, "test", clock())
+        await ingest(store, pipeline, 1001, [make_post(1, "Трамп прилетел")], clock())
+        result = await search(store, pipeline, "Трамп", order="date", budget=TimeBudget(5))
+        assert [hit.post.message_id for hit in result.hits] == [1]
 
 
 async def test_hits_carry_links_and_highlighted_snippets(

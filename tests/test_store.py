@@ -10,7 +10,7 @@ import pytest
 
 from monitor.ingest import ingest
 from monitor.models import ChannelInfo, StoreCounts
-from monitor.store import Store, StoreError
+from monitor.store import Keyset, Store, StoreError
 from monitor.store.schema import LATEST_VERSION, MIGRATIONS
 from monitor.text import TextPipeline
 from tests.conftest import T0, Clock, make_post
@@ -285,8 +285,10 @@ async def test_search_orders_and_filters(
         '"трамп"', since=T0 + timedelta(hours=1), until=T0 + timedelta(days=2)
     )
     assert [p.message_id for p in window] == [2]
+    after_3 = Keyset(by_date[0].date, by_date[0].id)
     assert [
-        p.message_id for p in await store.search_posts('"трамп"', order="date", limit=1, offset=1)
+        p.message_id
+        for p in await store.search_posts('"трамп"', order="date", limit=1, after=after_3)
     ] == [2]
     assert await store.search_posts('"трамп"', channel_ids=[999]) == []
 

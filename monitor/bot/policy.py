@@ -6,7 +6,7 @@ these and do the I/O themselves.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -21,29 +21,78 @@ def may_use(user_id: int, admins: frozenset[int], access: str, allowed: Iterable
     return access == "open" or user_id in admins or user_id in set(allowed)
 
 
+# How many users the limiter and the refusal memory keep at most: past it the least recently
+# seen are forgotten, so a crowd of accounts costs bounded memory (the worst it buys is a
+# fresh allowance or a second refusal for the oldest of them).
+MAX_TRACKED_USERS = 10_000
+
+
+@dataclass
+class _Usage:
+    last: datetime  # the latest check, accepted or not
+    seen: deque[datetime] = field(default_factory=deque)  # accepted, within the window
+    warned: datetime | None = None
+
+
 @dataclass
 class RateLimiter:
-    """At most `limit` commands per user in any `window`; the first refused command in a
-    window gets a polite answer, the rest are ignored so a flood costs no replies."""
+    """At most `limit` commands and button presses per user in any `window`; the first
+    refused one in a window gets a polite answer, the rest are ignored so a flood costs no
+    replies. Users not seen for a window are forgotten, and at most `max_users` are kept."""
 
     limit: int = 20
     window: timedelta = timedelta(minutes=1)
-    _seen: dict[int, deque[datetime]] = field(default_factory=dict)
-    _warned: dict[int, datetime] = field(default_factory=dict)
+    max_users: int = MAX_TRACKED_USERS
+    # Least recently seen first: forgetting takes from the front.
+    _users: OrderedDict[int, _Usage] = field(default_factory=OrderedDict)
 
     def check(self, user_id: int, now: datetime) -> str:
         """ "ok", "warn" (refuse with a sentence) or "drop" (refuse silently)."""
-        seen = self._seen.setdefault(user_id, deque())
-        while seen and now - seen[0] >= self.window:
-            seen.popleft()
-        if len(seen) < self.limit:
-            seen.append(now)
+        # Nothing of a user last seen a window ago matters any more.
+        while self._users and now - next(iter(self._users.values())).last >= self.window:
+            self._users.popitem(last=False)
+        usage = self._users.pop(user_id, None) or _Usage(now)
+        self._users[user_id] = usage
+        while len(self._users) > self.max_users:
+            self._users.popitem(last=False)
+        usage.last = now
+        while usage.seen and now - usage.seen[0] >= self.window:
+            usage.seen.popleft()
+        if len(usage.seen) < self.limit:
+            usage.seen.append(now)
             return "ok"
-        warned = self._warned.get(user_id)
-        if warned is not None and now - warned < self.window:
+        if usage.warned is not None and now - usage.warned < self.window:
             return "drop"
-        self._warned[user_id] = now
+        usage.warned = now
         return "warn"
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+
+@dataclass
+class RefusalMemory:
+    """Whom the bot told "this bot is private" lately: a stranger hears it once per `quiet`,
+    so writing to the bot again and again costs it no replies. Bounded like the limiter."""
+
+    quiet: timedelta = timedelta(hours=1)
+    max_users: int = MAX_TRACKED_USERS
+    # When each was refused, oldest first (entries are only ever added at the end).
+    _refused: OrderedDict[int, datetime] = field(default_factory=OrderedDict)
+
+    def should_answer(self, user_id: int, now: datetime) -> bool:
+        """True (and remembered) when `user_id` has not been refused within `quiet`."""
+        while self._refused and now - next(iter(self._refused.values())) >= self.quiet:
+            self._refused.popitem(last=False)
+        if user_id in self._refused:
+            return False
+        self._refused[user_id] = now
+        while len(self._refused) > self.max_users:
+            self._refused.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._refused)
 
 
 # ---- digests --------------------------------------------------------------------------------

@@ -20,23 +20,24 @@ from telethon import Button, TelegramClient, errors, events
 from monitor.bot import render
 from monitor.bot.commands import MAX_ARGUMENT_CHARS, Command, parse_command
 from monitor.bot.delivery import TREND_DAYS, Delivery, access_lost, trend_chart
-from monitor.bot.policy import AlertRules, RateLimiter, may_use
+from monitor.bot.paging import PER_PAGE, SEARCH_SECONDS, search_page
+from monitor.bot.policy import AlertRules, RateLimiter, RefusalMemory, may_use
 from monitor.clock import Clock
 from monitor.config import Settings, is_time_zone, parse_clock
 from monitor.digest import build_digest
 from monitor.health import health_by_channel
 from monitor.quoting import quoted
 from monitor.search.query import QueryError
-from monitor.search.service import search
 from monitor.sentiment.scorer import Scorer
-from monitor.store import Store
+from monitor.store import SearchTimeout, Store, TimeBudget
 from monitor.telegram.collector import ChannelError, Collector
 from monitor.text import TextPipeline
 from monitor.watch import WatchError, add_term, remove_term
 
 log = logging.getLogger(__name__)
 
-PER_PAGE = 5
+PRIVATE = "Sorry, this bot is private."
+EXPIRED = "This search has expired; send /search again."
 MAX_TREND_DAYS = 365
 SHOWN_IN_STATUS = 10  # channels or chats named in a line of /status
 
@@ -159,6 +160,7 @@ class BotService:
         clock: Clock,
         collector: Collector | None = None,
         alert_rules: AlertRules | None = None,
+        search_budget: TimeBudget | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -176,6 +178,8 @@ class BotService:
         self.delivery = Delivery(client, store, settings, pipeline, scorer, clock, self.alert_rules)
         self.username: str | None = None
         self.limiter = RateLimiter(limit=settings.commands_per_minute)
+        self.refusals = RefusalMemory()
+        self.search_budget = search_budget or TimeBudget(SEARCH_SECONDS)
         self._background: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "start": self.cmd_help, "help": self.cmd_help, "search": self.cmd_search,
@@ -210,14 +214,18 @@ class BotService:
         user_id = event.sender_id
         if command is None or user_id is None:
             return
-        verdict = self.limiter.check(user_id, self.clock.now())
+        now = self.clock.now()
+        # Access first: a stranger is told once an hour and costs no replies in between,
+        # and only people who may use the bot take room in the limiter.
+        if not await self._may_use(user_id):
+            if self.refusals.should_answer(user_id, now):
+                await self._answer(event, PRIVATE)
+            return
+        verdict = self.limiter.check(user_id, now)
         if verdict == "drop":
             return
         if verdict == "warn":
             await self._answer(event, "You are sending commands too fast; please wait a minute.")
-            return
-        if not await self._may_use(user_id):
-            await self._answer(event, "Sorry, this bot is private.")
             return
         handler = self._handlers.get(command.name)
         if handler is None:
@@ -241,26 +249,43 @@ class BotService:
             await self._answer(event, "Something went wrong with that command; it has been logged.")
 
     async def on_callback(self, event: events.CallbackQuery.Event) -> None:
-        """Search paging buttons: `p:<saved search id>:<page>`."""
+        """Search paging buttons: `p:<saved search id>:<page>`. Every press is answered (a
+        silent answer stops the button's spinner and costs no message)."""
+        user_id, now = event.sender_id, self.clock.now()
+        if not await self._may_use(user_id):
+            await event.answer(PRIVATE if self.refusals.should_answer(user_id, now) else None)
+            return
+        # Presses share the commands' limit: each one runs a search.
+        verdict = self.limiter.check(user_id, now)
+        if verdict != "ok":
+            await event.answer(
+                "You are pressing buttons too fast; please wait a minute."
+                if verdict == "warn" else None
+            )  # fmt: skip
+            return
         parts = (event.data or b"").decode("ascii", "replace").split(":")
         search_id, page = (
             (_number(parts[1]), _number(parts[2])) if len(parts) == 3 else (None, None)
         )
         if (
             parts[0] != "p" or search_id is None or page is None
-            or search_id > _SQLITE_MAX or page * PER_PAGE > _SQLITE_MAX
+            or search_id > _SQLITE_MAX or page >= _SQLITE_MAX
         ):  # fmt: skip
             await event.answer("This button is no longer valid.")
             return
-        if not await self._may_use(event.sender_id):
-            await event.answer("Sorry, this bot is private.")
-            return
         saved = await self.store.saved_search(search_id)
         if saved is None or saved[0] != event.chat_id:
-            await event.answer("This search has expired; send /search again.")
+            await event.answer(EXPIRED)
             return
-        text, buttons = await self._search_page(search_id, saved[2], page)
-        await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
+        try:
+            text, buttons = await self._search_page(search_id, saved[2], page)
+        except Refusal as refusal:
+            await event.answer(str(refusal))
+            return
+        try:
+            await event.edit(text, parse_mode="html", buttons=buttons, link_preview=False)
+        except errors.MessageNotModifiedError:
+            log.debug("page %s of search %s pressed again; it is already shown", page, search_id)
         await event.answer()
 
     async def _may_use(self, user_id: int) -> bool:
@@ -300,12 +325,17 @@ class BotService:
         self, search_id: int, query: str, page: int
     ) -> tuple[str, list[Button] | None]:
         try:
-            result = await search(
-                self.store, self.pipeline, query, order="date", limit=PER_PAGE,
-                offset=page * PER_PAGE, zone=self.zone,
-            )  # fmt: skip
+            result = await search_page(
+                self.store, self.pipeline, search_id, query, page, self.zone, self.search_budget
+            )
         except QueryError as error:
             raise Refusal(str(error)) from None
+        except SearchTimeout:
+            raise Refusal(
+                "That search took too long; add a word, or a channel: or since: filter, to narrow it."
+            ) from None
+        if result is None:
+            raise Refusal(EXPIRED)
         text = render.render_search_page(result.hits, page, PER_PAGE, result.has_more, self.zone)
         buttons = []
         if page > 0:

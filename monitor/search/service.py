@@ -10,7 +10,7 @@ from monitor.models import SearchHit
 from monitor.refs import parse_channel_ref
 from monitor.search.query import ParsedQuery, QueryError, parse_query
 from monitor.search.snippet import snippet_segments
-from monitor.store import SearchOrder, Store
+from monitor.store import Keyset, SearchOrder, Store, TimeBudget
 from monitor.text import TextPipeline
 
 
@@ -62,10 +62,13 @@ async def search(
     until: date | None = None,
     order: SearchOrder = "relevance",
     limit: int = 20,
-    offset: int = 0,
+    after: Keyset | None = None,
+    budget: TimeBudget | None = None,
     zone: tzinfo = UTC,
 ) -> SearchResult:
-    """Raise QueryError (one sentence) for a query that cannot be searched."""
+    """Raise QueryError (one sentence) for a query that cannot be searched, SearchTimeout
+    for one that ran past `budget`. In date order, `after` continues from a page's last
+    post."""
     parsed = parse_query(text, pipeline)
     channel_ids = await resolve_channel_ids(store, [*parsed.channels, *channels])
     since = since or parsed.since
@@ -77,7 +80,8 @@ async def search(
         until=day_end(until, zone) if until else None,
         order=order,
         limit=limit + 1,
-        offset=offset,
+        after=after,
+        budget=budget,
     )
     terms = parsed.highlight_terms
     hits = [

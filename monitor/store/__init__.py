@@ -7,7 +7,7 @@ from monitor.store.channels import ChannelsMixin
 from monitor.store.collection import CollectionMixin
 from monitor.store.digest import DigestMixin, EditRecord, PeriodPost
 from monitor.store.posts import EXPORT_COLUMNS, PostsMixin
-from monitor.store.search import SearchMixin, SearchOrder
+from monitor.store.search import Keyset, SearchMixin, SearchOrder, SearchTimeout, TimeBudget
 from monitor.store.watch import WatchMixin, WatchTerm
 
 
@@ -30,10 +30,13 @@ __all__ = [
     "DigestProgress",
     "EditRecord",
     "HeldAlert",
+    "Keyset",
     "PeriodPost",
     "SearchOrder",
+    "SearchTimeout",
     "Store",
     "StoreError",
     "Subscription",
+    "TimeBudget",
     "WatchTerm",
 ]

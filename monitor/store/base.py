@@ -97,6 +97,9 @@ class StoreBase:
         self._db = db
         self.path = path
         self._write_lock = asyncio.Lock()
+        # Searches run on a connection of their own, opened at the first one (see search.py).
+        self._search_db: aiosqlite.Connection | None = None
+        self._search_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Self:
@@ -129,6 +132,8 @@ class StoreBase:
         return store
 
     async def close(self) -> None:
+        if self._search_db is not None:
+            await self._search_db.close()
         await self._db.close()
 
     async def __aenter__(self) -> Self:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from monitor.store.base import StoreBase, from_db, to_db
+from monitor.store.search import Keyset
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,27 @@ class BotMixin(StoreBase):
             )
         )
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    async def search_page_start(self, search_id: int, page: int) -> Keyset | None:
+        """Where page `page` of a saved search begins, once a page before it was shown."""
+        rows = await self._rows(
+            "SELECT after_date, after_id FROM search_page_starts WHERE search_id = ? AND page = ?",
+            (search_id, page),
+        )
+        if not rows:
+            return None
+        date = from_db(rows[0]["after_date"])
+        assert date is not None
+        return Keyset(date, rows[0]["after_id"])
+
+    async def set_search_page_start(self, search_id: int, page: int, start: Keyset) -> None:
+        async with self.write() as db:
+            await db.execute(
+                "INSERT INTO search_page_starts (search_id, page, after_date, after_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (search_id, page) DO UPDATE SET "
+                "after_date = excluded.after_date, after_id = excluded.after_id",
+                (search_id, page, to_db(start.date), start.post_id),
+            )
 
     async def set_bot_state(self, key: str, value: str) -> None:
         async with self.write() as db:

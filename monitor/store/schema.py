@@ -364,4 +364,22 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        11,
+        "search-page-starts",
+        """
+        -- Where each page of a saved /search begins: after this post in date order, newest
+        -- first (keyset paging), so a post stored between two presses shifts no page.
+        CREATE TABLE search_page_starts (
+            search_id INTEGER NOT NULL REFERENCES search_pages (id) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            after_date TEXT NOT NULL,
+            after_id INTEGER NOT NULL,
+            PRIMARY KEY (search_id, page)
+        ) WITHOUT ROWID;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from monitor.cli import main
 from monitor.search.query import QueryError
 from monitor.search.service import search
-from monitor.store import SearchOrder, Store
+from monitor.store import Keyset, SearchOrder, Store
 from monitor.text import TextPipeline
 from tests.bad_input.conftest import LARGE_REPORTS, SAMPLE, Loop, examples
 from tests.bad_input.strategies import around, date_words, dates, hostile_text, one_sentence
@@ -47,30 +47,33 @@ ZONES = [UTC, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")]  # 
     until=st.one_of(st.none(), st.none(), dates()),
     order=st.sampled_from(["relevance", "date"]),
     limit=st.integers(1, 30),
-    offset=st.one_of(st.just(0), st.integers(0, 10**6)),
+    after=st.one_of(
+        st.none(),
+        st.builds(Keyset, st.datetimes(timezones=st.just(UTC)), st.integers(-(2**63), 2**63 - 1)),
+    ),
     zone=st.sampled_from(ZONES),
 )
 @example(query="Трамп until:9999-12-31", channels=[], since=None, until=None, order="date",
-         limit=5, offset=0, zone=UTC)  # fmt: skip
+         limit=5, after=None, zone=UTC)  # fmt: skip
 @example(query="Трамп since:0001-01-01", channels=[], since=None, until=None, order="date",
-         limit=5, offset=0, zone=ZONES[1])  # fmt: skip
+         limit=5, after=None, zone=ZONES[1])  # fmt: skip
 @example(query="Трамп", channels=[], since=date.min, until=date.max, order="relevance",
-         limit=5, offset=0, zone=ZONES[2])  # fmt: skip
+         limit=5, after=None, zone=ZONES[2])  # fmt: skip
 @example(query="Трамп channel:99999999999999999999", channels=[], since=None, until=None,
-         order="date", limit=5, offset=0, zone=UTC)  # fmt: skip
+         order="date", limit=5, after=None, zone=UTC)  # fmt: skip
 @example(query="Трамп", channels=["t.me/c/123456789012345678901234"], since=None, until=None,
-         order="date", limit=5, offset=0, zone=UTC)  # fmt: skip
+         order="date", limit=5, after=None, zone=UTC)  # fmt: skip
 @example(query="Трамп", channels=["x" * 100_000], since=None, until=None, order="date",
-         limit=5, offset=0, zone=UTC)  # fmt: skip
+         limit=5, after=None, zone=UTC)  # fmt: skip
 def test_any_search_gives_matching_posts_or_one_sentence(
     loop: Loop, sample_archive: Store, pipeline: TextPipeline, query: str, channels: list[str],
-    since: date | None, until: date | None, order: SearchOrder, limit: int, offset: int, zone: tzinfo,
+    since: date | None, until: date | None, order: SearchOrder, limit: int, after: Keyset | None, zone: tzinfo,
 ) -> None:  # fmt: skip
     try:
         result = loop(
             search(
                 sample_archive, pipeline, query, channels=channels, since=since, until=until,
-                order=order, limit=limit, offset=offset, zone=zone,
+                order=order, limit=limit, after=after if order == "date" else None, zone=zone,
             )
         )  # fmt: skip
     except QueryError as error:
@@ -88,7 +91,9 @@ def test_any_search_gives_matching_posts_or_one_sentence(
         assert (first is None or day >= first) and (last is None or day <= last)
         assert hit.snippet, "a hit shows where it matched"
     if order == "date":
-        assert [h.post.date for h in hits] == sorted((h.post.date for h in hits), reverse=True)
+        keys = [(h.post.date, h.post.id) for h in hits]
+        assert keys == sorted(keys, reverse=True)
+        assert after is None or all(key < after for key in keys)
 
 
 def test_a_query_that_matches_finds_the_post_whatever_hides_in_it(
