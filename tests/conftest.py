@@ -107,7 +107,7 @@ def write_export(tmp_path: Path) -> WriteExport:
 from monitor.clock import ManualClock  # noqa: E402
 from monitor.telegram.collector import Collector  # noqa: E402
 from monitor.telegram.pacing import Pacer  # noqa: E402
-from monitor.telegram.sandbox import SandboxClient, World, signed_in_session  # noqa: E402
+from monitor.telegram.sandbox import SandboxClient, SimUser, World, signed_in_session  # noqa: E402
 
 NOW = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -202,6 +202,16 @@ async def connect_bot(world: World, session: Any = None) -> SandboxClient:
 
 
 @pytest.fixture
+def people(world: World) -> dict[str, SimUser]:
+    """Who talks to the bot in its tests: Ada is its admin (as the tests make her)."""
+    return {
+        "admin": world.add_user("Ada", "ada_admin"),
+        "reader": world.add_user("Rita", "rita"),
+        "stranger": world.add_user("Stan", "stan"),
+    }
+
+
+@pytest.fixture
 async def bot_client(world: World) -> AsyncIterator[SandboxClient]:
     client = await connect_bot(world)
     yield client
@@ -209,6 +219,14 @@ async def bot_client(world: World) -> AsyncIterator[SandboxClient]:
 
 
 # ---- the command line against the simulated Telegram -------------------------------------------
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No .env or settings of the developer's leak into a command line test."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DB_PATH", "DATA_DIR", "TIMEZONE", "TG_API_ID", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -223,12 +241,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def run_cli(world: World | None, *argv: str | Path) -> tuple[int, str, str]:
-    """`python bot.py ARGV` in this process, its Telegram being `world` (or none)."""
+def run_cli(
+    world: World | None, *argv: str | Path, out: io.StringIO | None = None
+) -> tuple[int, str, str]:
+    """`python bot.py ARGV` in this process, its Telegram being `world` (or none), printing
+    to `out` (a terminal's stand-in, say)."""
     from monitor.cli import main
     from monitor.telegram.sandbox import client_factory
 
-    out, err = io.StringIO(), io.StringIO()
+    out, err = out or io.StringIO(), io.StringIO()
     factory, clock = (None, None) if world is None else (client_factory(world), world.clock)
     code = main(list(map(str, argv)), out=out, err=err, client_factory=factory, clock=clock)
     return code, out.getvalue(), err.getvalue()

@@ -27,15 +27,6 @@ from tests.conftest import after_pages, fill
 
 
 @pytest.fixture
-def people(world: World) -> dict[str, SimUser]:
-    return {
-        "admin": world.add_user("Ada", "ada_admin"),
-        "reader": world.add_user("Rita", "rita"),
-        "stranger": world.add_user("Stan", "stan"),
-    }
-
-
-@pytest.fixture
 def followed(world: World) -> SimChannel:
     channel = world.add_channel("Записки с передовой", "frontline_notes")
     fill(world, channel, 40, text="Сводка {i}: санкции против Трампа обсуждают")
@@ -55,8 +46,12 @@ async def bot(
 
 
 def make_bot(client: SandboxClient, store: Store, pipeline: TextPipeline, clock: ManualClock,
-             collector: Collector | None, people: dict[str, SimUser], **options: Any) -> BotService:  # fmt: skip
-    settings = Settings(admin_ids=frozenset({people["admin"].id}), commands_per_minute=30)
+             collector: Collector | None, people: dict[str, SimUser],
+             settings: dict[str, Any] | None = None, **options: Any) -> BotService:  # fmt: skip
+    """The bot for `people` (Ada its admin); `settings` beside the defaults, `options` for
+    BotService (alert rules, search budget)."""
+    settings = Settings(**{"admin_ids": frozenset({people["admin"].id}),
+                           "commands_per_minute": 30, **(settings or {})})  # fmt: skip
     scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
     rules = options.pop("rules", AlertRules(quiet=None))
     return BotService(client, store, settings, pipeline, scorer, clock, collector, rules, **options)

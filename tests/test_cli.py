@@ -15,22 +15,14 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests.conftest import run_cli
 
 SAMPLE = Path(str(resources.files("monitor.sample").joinpath("sample_export.json")))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No .env or settings of the developer's leak into these tests."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DB_PATH", "DATA_DIR", "TIMEZONE", "TG_API_ID", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
+    return run_cli(None, *argv)
 
 
 @pytest.fixture

@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
 from monitor.cli.archive import spreadsheet_safe
 from monitor.cli.context import terminal_safe
-from tests.conftest import WriteExport, channel_export, export_message
+from tests.conftest import WriteExport, channel_export, export_message, run_cli
 
 # A title and a post that would clear the screen, retitle the window, hide a line behind a
 # carriage return, and use a C1 control (CSI) and DEL.
 HOSTILE_TITLE = "Канал\x1b]0;pwned\x07\x1b[2J"
 HOSTILE_TEXT = "Трамп заявил\rТрамп ничего не сказал \x1b[31mкрасным\x1b[0m \x9b1m конец\x7f"
+
+
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 class Terminal(io.StringIO):
@@ -26,17 +28,7 @@ class Terminal(io.StringIO):
 
 
 def run(*argv: str, terminal: bool = False) -> tuple[int, str, str]:
-    out = Terminal() if terminal else io.StringIO()
-    err = io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DB_PATH", "DATA_DIR", "TIMEZONE", "TG_API_ID", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
+    return run_cli(None, *argv, out=Terminal() if terminal else None)
 
 
 @pytest.fixture

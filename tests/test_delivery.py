@@ -10,36 +10,22 @@ from typing import Any
 
 import pytest
 
-from monitor.bot.policy import AlertRules
 from monitor.bot.service import BotService
 from monitor.clock import ManualClock
-from monitor.config import Settings
-from monitor.sentiment.lexicon import build_lexicon, builtin_entries
-from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.telegram.collector import Collector
 from monitor.telegram.sandbox import SandboxClient, SimChannel, SimGroup, SimUser, World, peer_id
 from monitor.text import TextPipeline
 from monitor.watch import add_term
+from tests.test_bot import make_bot as make_any_bot
 from tests.test_bot import say, spike_archive
-
-
-@pytest.fixture
-def people(world: World) -> dict[str, SimUser]:
-    return {
-        "admin": world.add_user("Ada", "ada_admin"),
-        "reader": world.add_user("Rita", "rita"),
-        "stranger": world.add_user("Stan", "stan"),
-    }
 
 
 def make_bot(client: SandboxClient, store: Store, pipeline: TextPipeline, clock: ManualClock,
              people: dict[str, SimUser], **settings: Any) -> BotService:  # fmt: skip
-    options = Settings(
-        admin_ids=frozenset({people["admin"].id}), commands_per_minute=100, **settings
-    )
-    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
-    return BotService(client, store, options, pipeline, scorer, clock, None, AlertRules(quiet=None))
+    # A bot without a collector, with room for every command these tests send.
+    settings = {"commands_per_minute": 100, **settings}
+    return make_any_bot(client, store, pipeline, clock, None, people, settings)
 
 
 @pytest.fixture
