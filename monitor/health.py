@@ -76,8 +76,7 @@ async def health_by_channel(store: Store, now: datetime) -> dict[int, Health]:
     starts = {c.id: norm_window(c, *spans.get(c.id, (None, None)), now)[0] for c in channels}
     counts = await store.posts_since(starts)
     return {
-        c.id: channel_health(c, *spans.get(c.id, (None, None)), counts[c.id], now)
-        for c in channels
+        c.id: channel_health(c, *spans.get(c.id, (None, None)), counts[c.id], now) for c in channels
     }
 
 
