@@ -35,6 +35,8 @@ ALERT_PERIOD_SAMPLE = 2_000
 PARALLEL_FROM = 3_000
 EXAMPLES = 3
 SNIPPET = 280
+# A channel's `ranked_by` when its posts carry no counters at all, as an imported export's.
+UNVIEWED = "forwards and replies in the archive"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -78,7 +80,7 @@ def _ranked_by(posts: list[PeriodPost]) -> str:
         return "views"
     if any(p.forwards is not None or p.reactions is not None for p in posts):
         return "forwards and reactions"
-    return "forwards and replies in the archive"
+    return UNVIEWED
 
 
 def _top_posts(reader: _Reader, posts: list[PeriodPost], echoes: _Echoes) -> list[dict[str, Any]]:

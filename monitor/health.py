@@ -80,6 +80,14 @@ async def health_by_channel(store: Store, now: datetime) -> dict[int, Health]:
     }
 
 
+def following(active: bool, state: str) -> str:
+    """Whether the collector follows a channel and how that goes, in the words `channels list`
+    and /channels both use."""
+    if active:
+        return "following" if state == "ok" else f"following, {state}"
+    return state if state in NOT_FOLLOWED else f"{UNFOLLOWED}, {state}"
+
+
 def health_json(health: Health) -> dict[str, object]:
     return {
         "state": health.state,
