@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from monitor.analysis.emerging import document_frequencies, emerging_terms
 from monitor.analysis.period import PeriodTexts, read_texts
 from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
-from monitor.health import health_by_channel, health_json
+from monitor.health import NOT_FOLLOWED, Health, health_by_channel, health_json
 from monitor.models import Channel, post_url
 from monitor.sentiment.scorer import Scorer
 from monitor.store import PeriodPost, Store, WatchTerm
@@ -35,6 +35,8 @@ ALERT_PERIOD_SAMPLE = 2_000
 PARALLEL_FROM = 3_000
 EXAMPLES = 3
 SNIPPET = 280
+# A channel's `ranked_by` when its posts carry no counters at all, as an imported export's.
+UNVIEWED = "forwards and replies in the archive"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -46,8 +48,47 @@ def _snippet(text: str) -> str:
     return flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1].rstrip() + "…"
 
 
-def _engagement(post: PeriodPost) -> int:
-    return (post.views or 0) + 10 * (post.forwards or 0) + 5 * (post.reactions or 0)
+class _Echoes:
+    """What a period's own posts say of each other's reach, for posts without Telegram's
+    counters (an imported export has none): forwards of a post by archived channels, matched
+    by channel and text as a forward keeps both (an export names no forwarded message), and
+    replies to it in its channel."""
+
+    def __init__(self, period: list[PeriodPost]) -> None:
+        self.forwards = Counter(
+            (p.forward_from_id, p.text) for p in period if p.forward_from_id and p.text
+        )
+        self.replies = Counter((p.channel_id, p.reply_to) for p in period if p.reply_to)
+
+    def of(self, post: PeriodPost) -> dict[str, int]:
+        return {
+            "archive_forwards": self.forwards[(post.channel_id, post.text)] if post.text else 0,
+            "archive_replies": self.replies[(post.channel_id, post.message_id)],
+        }
+
+
+def _engagement(post: PeriodPost, echoes: dict[str, int]) -> tuple[bool, int, int, int]:
+    """Views when known, else forwards and reactions, else forwards and replies within the
+    archive; posts with views first, as the two kinds of figure do not compare."""
+    counted = (post.views or 0) + 10 * (post.forwards or 0) + 5 * (post.reactions or 0)
+    return post.views is not None, counted, echoes["archive_forwards"], echoes["archive_replies"]
+
+
+def _ranked_by(posts: list[PeriodPost]) -> str:
+    """What a channel's top posts are ranked by, named for the reader."""
+    if any(p.views is not None for p in posts):
+        return "views"
+    if any(p.forwards is not None or p.reactions is not None for p in posts):
+        return "forwards and reactions"
+    return UNVIEWED
+
+
+def _top_posts(reader: _Reader, posts: list[PeriodPost], echoes: _Echoes) -> list[dict[str, Any]]:
+    # Sorted from the period's order, by time: equals stay in it, which the note says.
+    ranked = sorted(
+        ((p, echoes.of(p)) for p in posts), key=lambda pe: _engagement(*pe), reverse=True
+    )
+    return [reader.post_json(p) | counts for p, counts in ranked[:TOP_POSTS]]
 
 
 class _Reader:
@@ -128,16 +169,15 @@ async def _assemble(
     for post in period:
         by_channel[post.channel_id].append(post)
 
+    echoes = _Echoes(period)
     channels = [
         {
             "channel": reader.label(channel_id),
             "channel_id": channel_id,
             "posts": len(posts),
             "baseline": round(baseline_counts.get(channel_id, 0) / baseline_days * period_days, 2),
-            "top_posts": [
-                reader.post_json(p)
-                for p in sorted(posts, key=_engagement, reverse=True)[:TOP_POSTS]
-            ],
+            "ranked_by": _ranked_by(posts),
+            "top_posts": _top_posts(reader, posts, echoes),
         }
         for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
     ]
@@ -226,9 +266,18 @@ async def _assemble(
         "health": [
             {"channel": reader.label(channel_id), "channel_id": channel_id, **health_json(h)}
             for channel_id, h in health.items()
-            if reader.channels[channel_id].active or h.state != "ok"
+            if _health_shown(reader.channels[channel_id], h, until)
         ],
     }
+
+
+def _health_shown(channel: Channel, health: Health, until: datetime) -> bool:
+    """Every followed channel (renderers sum up those doing well); one the collector does not
+    read when in trouble, or when its archive ends before the period does: its silence there
+    is a gap in the archive, not news."""
+    if health.state in NOT_FOLLOWED:
+        return health.last_post is None or health.last_post < until
+    return channel.active or health.state != "ok"
 
 
 async def _spikes(

@@ -16,6 +16,8 @@ from monitor.bot.policy import AlertRules
 from monitor.bot.service import BotService
 from monitor.clock import ManualClock
 from monitor.config import Settings
+from monitor.ingest import ingest
+from monitor.models import ChannelInfo
 from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store, TimeBudget
@@ -23,7 +25,7 @@ from monitor.telegram.collector import Collector
 from monitor.telegram.sandbox import SandboxClient, SimChannel, SimMessage, SimUser, World, peer_id
 from monitor.text import TextPipeline
 from monitor.watch import add_term
-from tests.conftest import after_pages, fill
+from tests.conftest import after_pages, fill, make_post
 
 
 @pytest.fixture
@@ -302,6 +304,25 @@ async def test_watch_watchlist_unwatch_allow_deny_status_channels(
     assert "Channels followed: 1" in status and "Database:" in status
     [channels] = await say(world, bot_client, people["reader"], "/channels")
     assert "frontline_notes" in channels
+
+
+async def test_channels_lists_an_imported_channel_as_channels_list_does(
+    world: World, bot_client: SandboxClient, bot: BotService, people: dict[str, SimUser],
+    followed: SimChannel, store: Store, collector: Collector, pipeline: TextPipeline,
+    manual_clock: ManualClock,
+) -> None:  # fmt: skip
+    await archive(store, world, collector, followed)
+    now = manual_clock.now()
+    await store.save_imported_channel(ChannelInfo(77, "Архив", "old_export"), now)
+    ended = now - timedelta(days=40)
+    posts = [make_post(n + 1, "сводка", 77, date=ended - timedelta(hours=n)) for n in range(49)]
+    await ingest(store, pipeline, 77, posts, now)
+    [channels] = await say(world, bot_client, people["reader"], "/channels")
+    followed_part, archived_part = channels.split("Archived, not followed: 1")
+    assert "frontline_notes" in followed_part
+    # Its rate over its own two archived days, and the state `channels list` also shows.
+    assert f"📦 @old_export: 24.5/day, last post {ended:%-d %b} " in archived_part
+    assert "· <b>imported, not followed</b>" in archived_part
 
 
 async def test_trend_sends_a_chart_with_a_summary(

@@ -171,6 +171,44 @@ def test_stats_and_channels_json(db: str) -> None:
     assert all(c["active"] is False for c in channels)
 
 
+def test_an_imported_archive_is_measured_over_its_own_span(db: str) -> None:
+    # Neither channel is followed: each is judged up to its last post, not from today.
+    code, out, _ = run("stats", "--json", "--db", db)
+    health = {c["channel"]: c["health"] for c in json.loads(out)["channels"]}
+    assert code == 0
+    assert {
+        name: (h["state"], h["posts_per_day"], h["last_post"]) for name, h in health.items()
+    } == {
+        "Фронтовая сводка": ("imported, not followed", 0.96, "2024-11-08T14:00:00+00:00"),
+        "Официальный вестник": ("imported, not followed", 0.68, "2024-11-09T20:00:00+00:00"),
+    }  # 7 posts over 7.3 days, 5 over 7.4
+    code, out, _ = run("stats", "--db", db)
+    assert code == 0
+    assert any(
+        line.startswith("Фронтовая сводка") and " 1.0 " in line and "imported, not followed" in line
+        for line in out.splitlines()
+    )
+    code, out, _ = run("channels", "list", "--json", "--db", db)
+    assert {c["title"]: c["health"] for c in json.loads(out)} == health
+    code, out, _ = run("channels", "list", "--db", db)
+    assert code == 0
+    assert "1.0/day  last post 2024-11-08 14:00 UTC  imported, not followed" in out.splitlines()[1]
+
+
+def test_the_digest_of_an_imported_archive_says_how_top_posts_are_ranked(db: str) -> None:
+    code, out, _ = run("digest", "--since", "2024-11-01", "--until", "2024-11-09", "--db", db)
+    assert code == 0
+    top = out[out.index("Top posts:") : out.index("Deleted:")]
+    # Фронтовая сводка's export kept reactions; Официальный вестник's posts carry no counters.
+    assert (
+        "  - no view counts in an imported archive: top posts of Официальный вестник are ranked "
+        "by forwards and replies within the archive, then by time\n"
+    ) in top
+    assert "Фронтовая сводка: https://t.me/c/1700000001/103 " in top  # its 44 reactions
+    health = out[out.index("Collection health:") :]
+    assert "Фронтовая сводка: imported, not followed, last post 2024-11-08 14:00 UTC" in health
+
+
 def test_demo_runs_the_bot_against_the_simulated_telegram() -> None:
     code, out, _ = run("demo")
     assert code == 0

@@ -469,9 +469,9 @@ async def test_rename_is_followed_and_shown_in_health(
     await collector.catch_up()
     stored = await store.channel(channel.id)
     assert stored is not None and stored.username == "new_name"
-    health = channel_health(stored, None, 0, manual_clock.now())
+    health = channel_health(stored, None, None, 0, manual_clock.now())
     assert health.state == "renamed" and "from @old_name to @new_name" in str(health.last_error)
-    later = channel_health(stored, None, 0, manual_clock.now() + timedelta(days=8))
+    later = channel_health(stored, None, None, 0, manual_clock.now() + timedelta(days=8))
     assert later.state == "ok"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -210,3 +211,63 @@ async def test_alert_findings_see_the_day_so_far(month: Store, pipeline: TextPip
     assert all(f["kind"] in ("spike", "shift") for f in findings)
     quiet = await digest_module.alert_findings(month, scorer, DAY - timedelta(days=3, hours=-13))
     assert quiet == []
+
+
+async def test_top_posts_say_what_they_are_ranked_by(store: Store, pipeline: TextPipeline) -> None:
+    # A live channel with views, an export that kept reactions, and an export with no counters
+    # at all, where a late post is forwarded by another archived channel and one is replied to.
+    for channel_id, name in ((1, "live"), (2, "reacted"), (3, "bare"), (4, "repost")):
+        await store.save_imported_channel(ChannelInfo(channel_id, name, name), DAY)
+    at = [DAY + timedelta(hours=h) for h in range(1, 7)]
+    posts = {
+        1: [make(1, 1, "Первая.", at[0]), replace(make(1, 2, "Вторая.", at[1]), views=900),
+            replace(make(1, 3, "Третья.", at[2]), views=90, forwards=40)],
+        2: [make(2, 1, "Первая.", at[0]), replace(make(2, 2, "Вторая.", at[1]), reactions={"👍": 7})],
+        3: [make(3, 1, "Утро.", at[0]), make(3, 2, "День.", at[1]), make(3, 3, "Вечер.", at[2]),
+            replace(make(3, 4, "Уточнение к дневному.", at[3]), reply_to=2),
+            make(3, 5, "Главное за день.", at[4])],
+        4: [replace(make(4, 1, "Главное за день.", at[5]), forward_from="bare", forward_from_id=3)],
+    }  # fmt: skip
+    for channel_id, items in posts.items():
+        await ingest(store, pipeline, channel_id, items, DAY + timedelta(days=1))
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    digest = await build_digest(
+        store, scorer, DAY, DAY + timedelta(days=1), DAY + timedelta(days=1)
+    )
+    channels = {c["channel"]: c for c in digest["channels"]}
+
+    def ranking(name: str) -> tuple[str, list[int]]:
+        channel = channels[name]
+        return channel["ranked_by"], [p["message_id"] for p in channel["top_posts"]]
+
+    # Views rank first (90 views and 40 forwards stay below 900 views); a post without them last.
+    assert ranking("@live") == ("views", [2, 3, 1])
+    assert ranking("@reacted") == ("forwards and reactions", [2, 1])
+    # Forwarded by @repost, then replied to, then the first of the rest: never time alone.
+    assert ranking("@bare") == ("forwards and replies in the archive", [5, 2, 1])
+    bare = channels["@bare"]["top_posts"]
+    assert [(p["archive_forwards"], p["archive_replies"]) for p in bare] == [(1, 0), (0, 1), (0, 0)]
+
+
+async def test_health_names_an_imported_channel_whose_archive_ends_before_the_period(
+    store: Store, pipeline: TextPipeline
+) -> None:
+    await store.save_channel(ChannelInfo(1, "followed", "followed"), "cli", DAY, active=True)
+    await store.save_imported_channel(ChannelInfo(2, "ended", "ended"), DAY)
+    await store.save_imported_channel(ChannelInfo(3, "covers", "covers"), DAY)
+    ended = DAY - timedelta(days=10)
+    posts = {
+        1: [make(1, n, "Сводка.", DAY - timedelta(hours=n)) for n in range(1, 30)],
+        2: [make(2, n, "Сводка.", ended - timedelta(hours=n)) for n in range(1, 26)],
+        3: [make(3, n, "Сводка.", DAY + timedelta(days=2) - timedelta(hours=n)) for n in range(1, 80)],
+    }  # fmt: skip
+    for channel_id, items in posts.items():
+        await ingest(store, pipeline, channel_id, items, DAY)
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    now = DAY + timedelta(days=3)
+    digest = await build_digest(store, scorer, DAY, DAY + timedelta(days=1), now)
+    health = {h["channel"]: h for h in digest["health"]}
+    assert set(health) == {"@followed", "@ended"}
+    assert health["@ended"]["state"] == "imported, not followed"
+    assert health["@ended"]["last_post"] == (ended - timedelta(hours=1)).isoformat()
+    assert health["@ended"]["posts_per_day"] == 25  # 25 posts over its one archived day

@@ -85,6 +85,7 @@ def make_digest() -> dict[str, Any]:
                 "channel_id": 1,
                 "posts": 12,
                 "baseline": 3.5,
+                "ranked_by": "views",
                 "top_posts": [
                     {
                         "channel": "@milblog_a",
@@ -97,6 +98,8 @@ def make_digest() -> dict[str, Any]:
                         "forwards": 40,
                         "reactions": 7,
                         "sentiment": -0.6,
+                        "archive_forwards": 0,
+                        "archive_replies": 0,
                     },
                 ],
             },
@@ -400,6 +403,31 @@ def test_the_digest_reads_as_promised() -> None:
     assert "edited 6 Nov 05:00" in text
 
 
+def test_top_posts_without_view_counts_say_so() -> None:
+    digest = make_digest()
+    viewed = digest["channels"][0]
+    bare = {
+        **viewed,
+        "channel": "@imported",
+        "channel_id": 2,
+        "ranked_by": "forwards and replies in the archive",
+    }
+    bare["top_posts"] = [{**viewed["top_posts"][0], "channel": "@imported", "url": "https://t.me/imported/5",
+                          "views": None, "forwards": None, "reactions": None,
+                          "archive_forwards": 2, "archive_replies": 1}]  # fmt: skip
+    digest["channels"].append(bare)
+    text = rendered(digest, UTC_ZONE)
+    assert (
+        "<b>🔝 Top posts</b>\nℹ️ No view counts in an imported archive: top posts of @imported are "
+        "ranked by forwards (🔁) and replies (💬) within the archive, then by time.\n<b>@milblog_a"
+    ) in text
+    assert '<a href="https://t.me/imported/5">6 Nov 01:00</a> 🔁 2 💬 1 — Трамп' in text
+    digest["channels"] = [bare]
+    assert "No view counts in an imported archive: top posts are ranked" in rendered(digest)
+    digest["channels"] = [viewed]
+    assert "No view counts" not in rendered(digest)
+
+
 def test_every_post_is_a_link() -> None:
     digest = make_digest()
     text = rendered(digest)
@@ -524,6 +552,13 @@ def test_only_troubled_channels_are_listed() -> None:
     ) in health
 
 
+def test_an_imported_channel_that_ended_says_so() -> None:
+    digest = make_digest()
+    digest["health"][0] |= {"state": "imported, not followed", "posts_per_day": 24.5}
+    text = rendered(digest, UTC_ZONE)
+    assert "📦 @milblog_a: imported, not followed (usually 24.5/day; last post 6 Nov 12:00)" in text
+
+
 def test_a_long_campaign_links_its_first_posts_and_counts_the_rest() -> None:
     digest = make_digest()
     [campaign] = digest["campaigns"]
@@ -631,6 +666,29 @@ def test_channels() -> None:
         "💤 Z&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;amp;evil: rate unknown, "
         "last post none yet · <b>silent</b>",
         "❌ @new_one: 0/day, last post 2 Jan 06:04 · <b>gone</b>",
+    ]
+
+
+def test_channels_only_archived_are_listed_apart() -> None:
+    ended = datetime(2024, 10, 1, 9, tzinfo=UTC)
+    rows = [
+        ChannelLine("@export", 24.5, "imported, not followed", ended, followed=False),
+        ChannelLine("@rybar", 12.5, "ok", ended),
+        ChannelLine("@dropped", 3.0, "not followed", None, followed=False),
+    ]
+    [part] = render_channels(rows, UTC_ZONE)
+    assert part.splitlines() == [
+        "<b>📡 Followed channels: 1</b>",
+        "✅ @rybar: 12.5/day, last post 1 Oct 09:00",
+        "<b>📦 Archived, not followed: 2</b>",
+        "📦 @export: 24.5/day, last post 1 Oct 09:00 · <b>imported, not followed</b>",
+        "⏸ @dropped: 3/day, last post none yet · <b>not followed</b>",
+    ]
+    [part] = render_channels(rows[:1], UTC_ZONE)
+    assert part.splitlines() == [
+        "No channels are followed yet; an administrator can add one with /add.",
+        "<b>📦 Archived, not followed: 1</b>",
+        "📦 @export: 24.5/day, last post 1 Oct 09:00 · <b>imported, not followed</b>",
     ]
 
 

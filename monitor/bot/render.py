@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from monitor.digest import UNVIEWED
 from monitor.models import SearchHit
 
 if TYPE_CHECKING:
@@ -34,7 +35,10 @@ CAMPAIGN_LINKS = 10  # posts linked per campaign; the rest are only counted
 _DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _TAG = re.compile(r"<[^>]*>")
 _LONGEST_ESCAPE = len("&quot;")  # a smaller limit could not hold one escaped character
-_STATE_ICONS = {"ok": "✅", "silent": "💤", "renamed": "✏️", "inaccessible": "⛔", "gone": "❌"}
+_STATE_ICONS = {
+    "ok": "✅", "silent": "💤", "renamed": "✏️", "inaccessible": "⛔", "gone": "❌",
+    "imported, not followed": "📦", "not followed": "⏸",
+}  # fmt: skip
 
 
 def escape(text: str) -> str:
@@ -191,7 +195,7 @@ def render_digest(digest: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
         ("🌡 Sentiment shifts", [_shift_line(s) for s in digest["sentiment_shifts"]]),
         ("🌱 Emerging terms", [_emerging_line(t, baseline_days) for t in digest["emerging_terms"]]),
         ("📣 Copy-paste campaigns", [_campaign_item(c, zone) for c in digest["campaigns"]]),
-        ("🔝 Top posts", [_channel_item(c, zone) for c in digest["channels"]]),
+        ("🔝 Top posts", _top_posts_items(digest["channels"], zone)),
         ("🗑 Deleted posts", [_deletion_line(p, zone) for p in digest["deletions"]]),
         ("✏️ Edited posts", [_edit_item(e, zone) for e in digest["edits"]]),
         ("🩺 Collection health", _health_lines(digest["health"], zone)),
@@ -263,17 +267,35 @@ def _campaign_item(campaign: Mapping[str, Any], zone: ZoneInfo) -> str:
     )
 
 
+_POST_FIGURES = (
+    ("👁", "views"), ("↗", "forwards"), ("❤", "reactions"),
+    ("🔁", "archive_forwards"), ("💬", "archive_replies"),
+)  # fmt: skip
+
+
+def _top_posts_items(channels: Sequence[Mapping[str, Any]], zone: ZoneInfo) -> list[str]:
+    """The channels' top posts, after one line naming those ranked without view counts."""
+    items = [_channel_item(c, zone) for c in channels]
+    unviewed = [c["channel"] for c in channels if c["ranked_by"] == UNVIEWED]
+    if unviewed:
+        whose = (
+            "" if len(unviewed) == len(channels) else f" of {', '.join(map(_outside, unviewed))}"
+        )
+        items.insert(
+            0,
+            f"ℹ️ No view counts in an imported archive: top posts{whose} are ranked by "
+            "forwards (🔁) and replies (💬) within the archive, then by time.",
+        )
+    return items
+
+
 def _channel_item(channel: Mapping[str, Any], zone: ZoneInfo) -> str:
     lines = [
         f"<b>{_outside(channel['channel'])}</b>: {channel['posts']:,} posts "
         f"(usual {_figure(channel['baseline'])})"
     ]
     for post in channel["top_posts"]:
-        figures = [
-            f"{icon} {_count(post[key])}"
-            for icon, key in (("👁", "views"), ("↗", "forwards"), ("❤", "reactions"))
-            if post[key]
-        ]
+        figures = [f"{icon} {_count(post[key])}" for icon, key in _POST_FIGURES if post[key]]
         lines.append(
             f"• {_link(post['url'], _local_time(post['date'], zone))} "
             + "".join(f"{figure} " for figure in figures)
@@ -368,25 +390,40 @@ def _snippet_piece(piece: str) -> str:
 
 @dataclass(frozen=True)
 class ChannelLine:
-    """One followed channel as /channels shows it."""
+    """One archived channel as /channels shows it."""
 
     label: str
     posts_per_day: float | None  # over the health window; None when not known
-    state: str  # ok, silent, renamed, inaccessible, gone
+    state: str  # as monitor.health judges it
     last_post: datetime | None
+    followed: bool = True
 
 
 def render_channels(rows: Sequence[ChannelLine], zone: ZoneInfo) -> list[str]:
-    if not rows:
-        return ["No channels are followed yet; an administrator can add one with /add."]
-    blocks = [Block(f"<b>📡 Followed channels: {len(rows):,}</b>", heading=True)]
-    for row in rows:
-        rate = "rate unknown" if row.posts_per_day is None else f"{_figure(row.posts_per_day)}/day"
-        last = _local_time(row.last_post, zone) if row.last_post else "none yet"
-        state = "" if row.state == "ok" else f" · <b>{_outside(row.state)}</b>"
-        icon = _STATE_ICONS.get(row.state, "⚠️")
-        blocks.append(Block(f"{icon} {_outside(row.label)}: {rate}, last post {last}{state}"))
+    """The followed channels, then those only archived (imported, or no longer followed)."""
+    followed = [row for row in rows if row.followed]
+    archived = [row for row in rows if not row.followed]
+    blocks = []
+    if not followed:
+        blocks.append(
+            Block("No channels are followed yet; an administrator can add one with /add.")
+        )
+    for title, group in (
+        (f"📡 Followed channels: {len(followed):,}", followed),
+        (f"📦 Archived, not followed: {len(archived):,}", archived),
+    ):
+        if group:
+            blocks.append(Block(f"<b>{title}</b>", heading=True))
+            blocks.extend(Block(_channel_line(row, zone)) for row in group)
     return split_message(blocks)
+
+
+def _channel_line(row: ChannelLine, zone: ZoneInfo) -> str:
+    rate = "rate unknown" if row.posts_per_day is None else f"{_figure(row.posts_per_day)}/day"
+    last = _local_time(row.last_post, zone) if row.last_post else "none yet"
+    state = "" if row.state == "ok" else f" · <b>{_outside(row.state)}</b>"
+    icon = _STATE_ICONS.get(row.state, "⚠️")
+    return f"{icon} {_outside(row.label)}: {rate}, last post {last}{state}"
 
 
 def render_subscriptions(chats: Sequence[Subscription], zone: ZoneInfo) -> list[str]:

@@ -103,7 +103,12 @@ COMMANDS = (
         "/alerts on",
         "keyword spikes and sentiment shifts pushed here as they happen",
     ),
-    CommandInfo("channels", "/channels", "/channels", "the followed channels and their health"),
+    CommandInfo(
+        "channels",
+        "/channels",
+        "/channels",
+        "the channels, followed or only archived, and their health",
+    ),
     CommandInfo(
         "add",
         "/add REF [DAYS]",
@@ -441,11 +446,10 @@ class BotService:
     async def cmd_channels(self, event: events.NewMessage.Event, command: Command) -> None:
         now = self.clock.now()
         health = await health_by_channel(self.store, now)
-        channels = [c for c in await self.store.channels() if c.active]
         rows = [
             render.ChannelLine(c.label, health[c.id].posts_per_day, health[c.id].state,
-                               health[c.id].last_post)
-            for c in channels
+                               health[c.id].last_post, c.active)
+            for c in await self.store.channels()
         ]  # fmt: skip
         for part in render.render_channels(rows, self.zone):
             await self._answer(event, part)

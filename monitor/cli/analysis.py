@@ -7,10 +7,10 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from monitor.cli.context import Context
-from monitor.digest import build_digest
+from monitor.digest import UNVIEWED, build_digest
 from monitor.search.service import day_end, day_start
 from monitor.watch import add_term, remove_term
 
@@ -145,6 +145,27 @@ def _digest_period(args: argparse.Namespace, ctx: Context) -> tuple[datetime, da
     return day_start(args.since, zone), day_end(args.until, zone)
 
 
+def _unviewed_note(channels: list[dict[str, Any]]) -> list[str]:
+    """One line naming the channels whose top posts are ranked without any view counts."""
+    unviewed = [c["channel"] for c in channels if c["ranked_by"] == UNVIEWED]
+    if not unviewed:
+        return []
+    whose = "" if len(unviewed) == len(channels) else f" of {', '.join(unviewed)}"
+    return [
+        f"no view counts in an imported archive: top posts{whose} are ranked by forwards and "
+        "replies within the archive, then by time"
+    ]
+
+
+def _echoes(post: dict[str, Any]) -> str:
+    counts = [
+        f"{name} {post[key]}"
+        for key, name in (("archive_forwards", "forwards"), ("archive_replies", "replies"))
+        if post[key]
+    ]
+    return f" ({', '.join(counts)} in the archive)" if counts else ""
+
+
 class DigestError(ValueError):
     """The digest period given cannot be used."""
 
@@ -174,12 +195,14 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
         ("Emerging terms", [f"{t['term']}: {t['posts']} posts (baseline {t['baseline_posts']})" for t in digest["emerging_terms"]]),
         ("Copy-paste campaigns", [f"{', '.join(c['channels'])}: {c['text']} {' '.join(p['url'] for p in c['posts'])}"
                                   for c in digest["campaigns"]]),
-        ("Top posts", [f"{c['channel']}: {p['url']} {p['text']}" for c in digest["channels"] for p in c["top_posts"][:1]]),
+        ("Top posts", _unviewed_note(digest["channels"])
+                      + [f"{c['channel']}: {p['url']}{_echoes(p)} {p['text']}" for c in digest["channels"] for p in c["top_posts"][:1]]),
         ("Deleted", [f"{d['url']} {d['text']}" for d in digest["deletions"]]),
         ("Edited", [f"{e['url']} was: {e['old_text']} | now"
                     f"{', per the imported export ' + e['source_file'] if e['source'] == 'import' else ''}: "
                     f"{e['new_text']}" for e in digest["edits"]]),
-        ("Collection health", [f"{h['channel']}: {h['state']}{' (' + h['last_error'] + ')' if h['last_error'] else ''}"
+        ("Collection health", [f"{h['channel']}: {h['state']}{', last post ' + out.when(datetime.fromisoformat(h['last_post'])) if h['last_post'] else ''}"
+                               f"{' (' + h['last_error'] + ')' if h['last_error'] else ''}"
                                for h in digest["health"] if h["state"] != "ok"]),
     )  # fmt: skip
     for title, lines in sections:

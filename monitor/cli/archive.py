@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.cli.context import Context, Output, terminal_safe
-from monitor.health import health_by_channel, health_json
+from monitor.health import following, health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.integrity import PublishedHeadsError, published_heads
 from monitor.models import now_utc
@@ -96,6 +96,7 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         channels = await store.channels()
         stats = {s.channel_id: s for s in await store.channel_stats()}
+        health = await health_by_channel(store, ctx.clock.now())
     if args.json:
         output.json(
             [
@@ -104,6 +105,7 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
                     "added_at": c.added_at.isoformat(), "added_by": c.added_by,
                     "posts": stats[c.id].posts if c.id in stats else 0,
                     "backfill_state": c.backfill_state, "last_error": c.last_error,
+                    "health": health_json(health[c.id]),
                 }
                 for c in channels
             ]
@@ -112,9 +114,12 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
     if not channels:
         output.line("No channels yet: import an export or add a channel.")
     for c in channels:
-        following = "following" if c.active else "archive only"
+        h = health[c.id]
         posts = stats[c.id].posts if c.id in stats else 0
-        output.line(f"{c.label:<30} {c.id:>14}  {posts:>8,} posts  {following}")
+        output.line(
+            f"{c.label:<30} {c.id:>14}  {posts:>8,} posts  {h.posts_per_day:>7,.1f}/day  "
+            f"last post {output.when(h.last_post)}  {following(c.active, h.state)}"
+        )
     return 0
 
 
@@ -250,22 +255,24 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
         )  # fmt: skip
         return 0
     output.line(
-        f"{'channel':<30} {'posts':>9} {'deleted':>8} {'revised':>8} {'edited early':>12} "
-        f"{'health':<12} first post .. last post"
+        f"{'channel':<30} {'posts':>9} {'a day':>7} {'deleted':>8} {'revised':>8} "
+        f"{'edited early':>12} {'health':<22} first post .. last post"
     )
     for s in stats:
+        h = health[s.channel_id]
         output.line(
-            f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>8,} "
-            f"{s.edited_before_read:>12,} {health[s.channel_id].state:<12} "
+            f"{s.label[:30]:<30} {s.posts:>9,} {h.posts_per_day:>7,.1f} {s.deleted:>8,} "
+            f"{s.revised:>8,} {s.edited_before_read:>12,} {h.state:<22} "
             f"{output.when(s.first_post)} .. {output.when(s.last_post)}"
         )
     output.line(
-        f"{'total':<30} {sum(s.posts for s in stats):>9,} {sum(s.deleted for s in stats):>8,} "
+        f"{'total':<30} {sum(s.posts for s in stats):>9,} {'':>7} {sum(s.deleted for s in stats):>8,} "
         f"{sum(s.revised for s in stats):>8,} {sum(s.edited_before_read for s in stats):>12,}"
     )
     output.line(
         "revised: edited while archived, every version kept; edited early: edited before the "
-        "archive first read them, only the edited text kept"
+        "archive first read them, only the edited text kept; a day: over the last 28 days of "
+        "the channel's archive, up to now if followed, else up to its last post"
     )
     return 0
 

@@ -5,7 +5,7 @@ evidence chain: store/posts.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from monitor.models import Channel, MetricSnapshot
@@ -126,13 +126,21 @@ class CollectionMixin(StoreBase):
                 ],
             )  # fmt: skip
 
-    async def health_figures(self, since: datetime) -> dict[int, tuple[datetime | None, int]]:
-        """Per channel: its last post, and how many posts it made since `since`."""
-        # Per channel, an index lookup and an index range: no scan of the archive.
+    async def post_spans(self) -> dict[int, tuple[datetime | None, datetime | None]]:
+        """Per channel: its first and last archived post (None, None when it has none)."""
+        # Two index lookups per channel: no scan of the archive.
         rows = await self._db.execute_fetchall(
-            "SELECT c.id, (SELECT max(date) FROM posts p WHERE p.channel_id = c.id), "
-            "(SELECT count(*) FROM posts p WHERE p.channel_id = c.id AND p.date >= ?) "
-            "FROM channels c",
-            (to_db(since),),
+            "SELECT c.id, (SELECT min(date) FROM posts p WHERE p.channel_id = c.id), "
+            "(SELECT max(date) FROM posts p WHERE p.channel_id = c.id) FROM channels c"
         )
-        return {row[0]: (from_db(row[1]), row[2]) for row in rows}
+        return {row[0]: (from_db(row[1]), from_db(row[2])) for row in rows}
+
+    async def posts_since(self, since: Mapping[int, datetime]) -> dict[int, int]:
+        """Per channel given: how many posts it made from its own `since` on."""
+        found = {}
+        for channel_id, moment in since.items():  # an index range each
+            found[channel_id] = await self._scalar(
+                "SELECT count(*) FROM posts WHERE channel_id = ? AND date >= ?",
+                (channel_id, to_db(moment)),
+            )
+        return found

@@ -24,6 +24,8 @@ class PeriodPost:
     views: int | None
     forwards: int | None
     reactions: int | None
+    forward_from_id: int | None
+    reply_to: int | None
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class EditRecord:
 
 _PERIOD_COLUMNS = (
     "id, channel_id, message_id, date, text, lemmas, sentiment, "
-    "forward_from IS NOT NULL OR forward_from_id IS NOT NULL AS forwarded, views, forwards, reactions"
+    "forward_from IS NOT NULL OR forward_from_id IS NOT NULL AS forwarded, views, forwards, reactions, "
+    "forward_from_id, reply_to"
 )
 
 
@@ -50,6 +53,7 @@ def _period_post(row: sqlite3.Row) -> PeriodPost:
     return PeriodPost(
         row["id"], row["channel_id"], row["message_id"], date, row["text"], row["lemmas"],
         row["sentiment"], bool(row["forwarded"]), row["views"], row["forwards"], row["reactions"],
+        row["forward_from_id"], row["reply_to"],
     )  # fmt: skip
 
 
