@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass
@@ -202,6 +203,9 @@ def _within(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
     return f" {' '.join(part)} " in f" {' '.join(whole)} "
 
 
+_BREAKS = re.compile(r"[|()\[\]{}:;/\\.!?…]| [-–—] ")
+
+
 def _sentence_start(text: str, start: int) -> bool:
     before = text[:start].rstrip()
     return not before or not (before[-1].isalnum() or before[-1] in ",;:«»\"'()-–—")
@@ -219,6 +223,8 @@ def written_form(
         for i in _starts([term for term, _ in flat], words):
             first, last = flat[i][1], flat[i + len(words) - 1][1]
             written = " ".join(text[first.start : last.end].split())
+            if _BREAKS.search(written):
+                continue  # the words stand in different parts of the text
             spellings[written.lower()] += 1
             if not _sentence_start(text, first.start):
                 capitals[written.lower()][written] += 1
