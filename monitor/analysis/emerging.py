@@ -203,7 +203,7 @@ def _within(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
     return f" {' '.join(part)} " in f" {' '.join(whole)} "
 
 
-_BREAKS = re.compile(r"[|()\[\]{}:;/\\.!?…]| [-–—] ")
+_BREAKS = re.compile(r"[|()\[\]{}:;,/\\.!?…]| [-–—] ")
 
 
 def _sentence_start(text: str, start: int) -> bool:
