@@ -3,7 +3,10 @@ digest's detectors read."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from monitor.analysis.boilerplate import learn, mask
 from monitor.boilerplate import RELEARN_AFTER, refresh_boilerplate
@@ -14,6 +17,7 @@ from monitor.sentiment.lexicon import build_lexicon, builtin_entries
 from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.text import TextPipeline
+from tests.conftest import run_cli
 
 DAY = datetime(2025, 10, 20, tzinfo=UTC)
 SIGN_OFF = "🔹 Подписаться на РИА Новости"
@@ -93,3 +97,22 @@ async def test_a_sign_off_is_no_emerging_term(store: Store, pipeline: TextPipeli
     assert digest["emerging_terms"] and "подписаться" not in terms and "риа" not in terms
     # The archive keeps the text whole.
     assert all(SIGN_OFF in p["text"] for c in digest["channels"] for p in c["top_posts"])
+
+
+def test_stats_shows_a_channels_boilerplate(tmp_path: Path, pipeline: TextPipeline) -> None:
+    path = tmp_path / "archive.db"
+
+    async def fill() -> None:
+        async with await Store.open(path) as store:
+            texts = [f"{NEWS[i % 6]} {i}\n{SIGN_OFF}" for i in range(30)]
+            await _channel(store, pipeline, texts, DAY)
+
+    asyncio.run(fill())
+    code, out, _ = run_cli(None, "stats", "--boilerplate", "@rian_ru", "--db", path)
+    assert code == 0 and out == f"  30 of 30 posts  {SIGN_OFF}\n"
+    code, out, _ = run_cli(None, "stats", "--boilerplate", "@rian_ru", "--json", "--db", path)
+    assert json.loads(out)["boilerplate"] == [
+        {"text": SIGN_OFF, "lemmas": "подписаться на риа новость", "posts": 30, "sampled": 30}
+    ]
+    code, _, err = run_cli(None, "stats", "--boilerplate", "@nobody", "--db", path)
+    assert code == 1 and "no channel @nobody" in err
