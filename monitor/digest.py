@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitor.analysis.emerging import document_frequencies, emerging_terms
+from monitor.analysis.boilerplate import mask
+from monitor.analysis.emerging import document_frequencies, emerging_terms, shown_terms
 from monitor.analysis.period import PeriodTexts, read_texts
 from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
+from monitor.boilerplate import refresh_boilerplate
 from monitor.health import NOT_FOLLOWED, Health, health_by_channel, health_json
 from monitor.models import Channel, post_url
 from monitor.sentiment.scorer import Scorer
 from monitor.store import PeriodPost, Store, WatchTerm
+from monitor.text import TextPipeline
 
 TOP_POSTS = 3
+EMERGING_SHOWN = 10
+# Ranked emerging terms grown and merged into the shown ones: enough that ten remain.
+EMERGING_CANDIDATES = 40
 # Baseline posts read for emerging terms, and scores per side for sentiment shifts: enough
 # for stable figures, few enough that a digest over millions of posts takes a second.
 BASELINE_SAMPLE = 10_000
@@ -131,6 +138,7 @@ async def build_digest(
     baseline_days: int = WINDOW_DAYS,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
+    masks = await _boilerplate(store, scorer.pipeline, now)
     with contextlib.ExitStack() as stack:
         pool = None
         if sum((await store.posts_per_channel(since, until)).values()) >= PARALLEL_FROM:
@@ -140,19 +148,38 @@ async def build_digest(
             context = multiprocessing.get_context("spawn")
             pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=context))
             pool.submit(read_texts, [])
-        period = [post async for post in store.period_posts(since, until)]
+        period = [_masked(post, masks) async for post in store.period_posts(since, until)]
         rows = [(p.channel_id, p.message_id, p.date, p.lemmas, p.forwarded) for p in period]
         if pool is None:
             texts = loop.create_future()
             texts.set_result(read_texts(rows))
         else:
             texts = loop.run_in_executor(pool, read_texts, rows)
-        return await _assemble(store, scorer, since, until, now, baseline_days, period, texts)
+        return await _assemble(
+            store, scorer, since, until, now, baseline_days, period, texts, masks
+        )
+
+
+async def _boilerplate(store: Store, pipeline: TextPipeline, now: datetime) -> dict[int, list[str]]:
+    """Each channel's boilerplate lemmas, longest first, learned first where it is due."""
+    channel_ids = [channel.id for channel in await store.channels()]
+    await refresh_boilerplate(store, pipeline, channel_ids, now)
+    return {
+        channel_id: sorted((b.lemmas for b in found), key=len, reverse=True)
+        for channel_id, found in (await store.boilerplate(channel_ids)).items()
+    }
+
+
+def _masked(post: PeriodPost, masks: dict[int, list[str]]) -> PeriodPost:
+    """The post with its channel's boilerplate out of its lemmas (its text stays whole)."""
+    phrases = masks.get(post.channel_id)
+    return dataclasses.replace(post, lemmas=mask(post.lemmas, phrases)) if phrases else post
 
 
 async def _assemble(
     store: Store, scorer: Scorer, since: datetime, until: datetime, now: datetime,
     baseline_days: int, period: list[PeriodPost], period_texts: asyncio.Future[PeriodTexts],
+    masks: dict[int, list[str]],
 ) -> dict[str, Any]:  # fmt: skip
     """Everything but the period's text detectors, which may be running in a worker: their
     result is awaited last."""
@@ -182,13 +209,19 @@ async def _assemble(
         for channel_id, posts in sorted(by_channel.items(), key=lambda item: -len(item[1]))
     ]
 
-    baseline_terms, sampled = document_frequencies(s.split() for s in sample)
+    baseline_terms, sampled = document_frequencies(
+        mask(lemmas, masks[channel_id]).split() if channel_id in masks else lemmas.split()
+        for channel_id, lemmas in sample
+    )
 
     baseline_sentiments = await store.sentiments_by_channel(
         baseline_since, since, SHIFT_SAMPLE, baseline_counts
     )
     term_baselines = {
-        term.id: await store.mention_sample(term.id, baseline_since, since, SHIFT_SAMPLE)
+        term.id: [
+            _masked(post, masks)
+            for post in await store.mention_sample(term.id, baseline_since, since, SHIFT_SAMPLE)
+        ]
         for term in terms
     }
 
@@ -199,7 +232,16 @@ async def _assemble(
     spikes = await _spikes(store, reader, terms, since, until)
     shifts = _shifts(reader, scorer, terms, period, baseline_sentiments, term_baselines)
     found = await period_texts
-    emerging = emerging_terms(found.terms, found.posts, baseline_terms, sampled)
+    pipeline = scorer.pipeline
+    usernames = {c.username for c in reader.channels.values() if c.username}
+    ranked = emerging_terms(
+        found.terms, found.posts, baseline_terms, sampled, EMERGING_CANDIDATES,
+        excluded={lemma for name in usernames for lemma in pipeline.lemmas(name)},
+        named=pipeline.lemmatizer.is_named,
+    )  # fmt: skip
+    emerging = shown_terms(
+        ranked, [(p.lemmas, p.text) for p in period], pipeline.tokens, EMERGING_SHOWN
+    )
     campaigns = found.campaigns
     scale = baseline_total / sampled if sampled else 1.0
 
@@ -221,11 +263,12 @@ async def _assemble(
         "sentiment_shifts": shifts,
         "emerging_terms": [
             {
-                "term": t.term,
-                "posts": t.posts,
-                "baseline_posts": round(t.baseline_posts * scale),
-                "ratio": t.ratio,
-                "score": t.score,
+                "term": t.written,
+                "lemmas": t.lemmas,
+                "posts": t.found.posts,
+                "baseline_posts": round(t.found.baseline_posts * scale),
+                "ratio": t.found.ratio,
+                "score": t.found.score,
             }
             for t in emerging
         ],

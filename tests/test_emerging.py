@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from monitor.analysis.emerging import (
     document_frequencies,
     emerging_terms,
     log_likelihood,
     post_terms,
+    shown_terms,
+    written_form,
 )
+from monitor.text import TextPipeline
 
 VOCABULARY = [
     "фронт",
@@ -62,3 +66,45 @@ def test_stationary_text_brings_nothing_up() -> None:
 def test_log_likelihood_is_zero_when_shares_match() -> None:
     assert log_likelihood(10, 100, 100, 1000) == 0.0
     assert log_likelihood(50, 10, 100, 1000) > log_likelihood(20, 10, 100, 1000) > 0
+
+
+def test_link_markdown_and_username_fragments_are_no_terms() -> None:
+    assert post_terms(["____bit", "bbcrussian__", "headlines_for_trad", "ракета"]) == {"ракета"}
+
+
+def test_pieces_of_one_phrase_are_one_term_spelled_as_written(pipeline: TextPipeline) -> None:
+    text = "Удар ракетой средней дальности по складу"
+    lemmas = pipeline.lemmas(text)
+    filler = [(" ".join(doc), " ".join(doc)) for doc in corpus(100, 5)]
+    posts = [(" ".join(lemmas), text)] * 30 + filler
+    period, n1 = document_frequencies(lemmas.split() for lemmas, _ in posts)
+    baseline, n2 = document_frequencies(corpus(2000, 1))
+    ranked = emerging_terms(period, n1, baseline, n2, top=40)
+    assert {"ракета средний", "средний дальность", "удар ракета"} <= {t.term for t in ranked}
+    shown = shown_terms(ranked, posts, pipeline.tokens)
+    assert [(t.lemmas, t.written) for t in shown[:2]] == [
+        ("удар ракета средний дальность", "удар ракетой средней дальности"),
+        ("склад", "складу"),
+    ]
+    pieces = {"ракета", "средний", "ракета средний", "средний дальность", "удар ракета"}
+    assert not pieces & {t.lemmas for t in shown}  # one phrase, one item
+
+
+def test_a_term_is_spelled_as_its_posts_spell_it_inside_sentences(pipeline: TextPipeline) -> None:
+    texts = ["Переговоры прошли в Анкаре.", "Встреча в Анкаре завершилась.", "В Анкаре тепло."]
+    assert written_form(["анкара"], texts, pipeline.tokens) == "Анкаре"
+    assert written_form(["переговоры"], texts, pipeline.tokens) == "переговоры"  # sentence start
+    ukrainian = ["Зустріч відбулася 5 березня у Києві."] * 2
+    assert (
+        written_form([pipeline.lemmas("березня", "uk")[0]], ukrainian, pipeline.tokens) == "березня"
+    )
+
+
+def test_named_things_come_first_on_equal_scores() -> None:
+    period = Counter({"арбуз": 10, "москва": 10})
+    baseline = Counter({"фронт": 10})
+    assert [t.term for t in emerging_terms(period, 100, baseline, 1000)] == ["арбуз", "москва"]
+    named = emerging_terms(period, 100, baseline, 1000, named={"москва"}.__contains__)
+    assert [t.term for t in named] == ["москва", "арбуз"]
+    channels = emerging_terms(period, 100, baseline, 1000, excluded={"москва"})
+    assert [t.term for t in channels] == ["арбуз"]

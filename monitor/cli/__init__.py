@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("stats", cmd_stats, "posts per channel, date range, deleted and edited counts")
     sub.add_argument("--json", action="store_true")
+    sub.add_argument("--boilerplate", metavar="@NAME",
+                     help="instead: the lines and phrases learned as this channel's boilerplate")  # fmt: skip
 
     sub = command(
         "sentiment", cmd_sentiment, "score texts, one a line, as JSON lines of label and score"

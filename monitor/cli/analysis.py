@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
+from monitor.boilerplate import refresh_boilerplate
 from monitor.cli.context import Context
 from monitor.digest import UNVIEWED, build_digest
 from monitor.search.service import day_end, day_start
@@ -209,4 +210,33 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
         out.line(f"\n{title}:" + ("" if lines else " none"))
         for line in lines:
             out.line(f"  - {line}")
+    return 0
+
+
+async def show_boilerplate(username: str, as_json: bool, ctx: Context) -> int:
+    """`stats --boilerplate @x`: what the digest masks in the channel's posts, learned first
+    when due."""
+    output = ctx.output
+    async with await ctx.open_store() as store:
+        channel = await store.channel_by_username(username)
+        if channel is None:
+            output.note(f"error: no channel {username} in the archive")
+            return 1
+        await refresh_boilerplate(store, ctx.pipeline, [channel.id], ctx.clock.now())
+        found = (await store.boilerplate([channel.id])).get(channel.id, [])
+    if as_json:
+        output.json(
+            {
+                "channel": channel.label,
+                "boilerplate": [
+                    {"text": b.text, "lemmas": b.lemmas, "posts": b.posts, "sampled": b.sampled}
+                    for b in found
+                ],
+            }
+        )
+        return 0
+    if not found:
+        output.line(f"{channel.label}: no boilerplate in its recent posts")
+    for b in found:
+        output.line(f"{b.posts:>4} of {b.sampled} posts  {b.text}")
     return 0

@@ -9,6 +9,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from monitor.cli.analysis import show_boilerplate
 from monitor.cli.context import Context, Output, terminal_safe
 from monitor.health import following, health_by_channel, health_json
 from monitor.importers.service import import_exports
@@ -226,6 +227,8 @@ async def cmd_chain_head(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
+    if args.boilerplate is not None:
+        return await show_boilerplate(args.boilerplate, args.json, ctx)
     output = ctx.output
     async with await ctx.open_store() as store:
         stats = await store.channel_stats()

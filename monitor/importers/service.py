@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.boilerplate import refresh_boilerplate
 from monitor.importers.tdesktop import (
     CountingReader,
     ExportChat,
@@ -303,4 +304,6 @@ async def import_exports(
     finally:
         if pool is not None:
             pool.close()
+    # Learned here, once the posts are in, rather than by the first digest that needs it.
+    await refresh_boilerplate(store, pipeline, report.channels, clock())
     return report

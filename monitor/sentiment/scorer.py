@@ -60,6 +60,9 @@ class Sentiment:
 class Scorer(Protocol):
     """What the archive needs of a sentiment scorer: the lexicon one or a model on disk."""
 
+    # The pipeline it reads texts with: the one that made the stored lemmas.
+    pipeline: TextPipeline
+
     def score(self, text: str, target: str | None = None) -> Sentiment: ...
 
     def score_lemmas(

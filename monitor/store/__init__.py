@@ -1,6 +1,7 @@
 """The archive. Every SQL statement of the project lives in this package."""
 
 from monitor.store.base import StoreError
+from monitor.store.boilerplate import BoilerplateMixin
 from monitor.store.bot import BotMixin, DigestPart, DigestProgress, HeldAlert, Subscription
 from monitor.store.chain import ChainMixin
 from monitor.store.channels import ChannelsMixin
@@ -12,6 +13,7 @@ from monitor.store.watch import WatchMixin, WatchTerm
 
 
 class Store(
+    BoilerplateMixin,
     BotMixin,
     ChainMixin,
     ChannelsMixin,

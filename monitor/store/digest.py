@@ -103,17 +103,18 @@ class DigestMixin(StoreBase):
 
     async def sample_lemmas(
         self, since: datetime, until: datetime, size: int, total: int
-    ) -> list[str]:
-        """The lemmas of about `size` of the `total` posts of [since, until), picked by
+    ) -> list[tuple[int, str]]:
+        """The channel and lemmas of about `size` of the `total` posts of [since, until), picked by
         row id: every n-th run of SAMPLE_RUN consecutive ids when there are many, so that
         a cold read touches neighbouring pages instead of one page per sampled post (three
         times faster at a million posts), else every n-th id."""
         run = SAMPLE_RUN if total >= SAMPLE_RUN * size else 1
         rows = await self._db.execute_fetchall(
-            "SELECT lemmas FROM posts WHERE date >= ? AND date < ? AND (id / ?) % ? = 0",
+            "SELECT channel_id, lemmas FROM posts WHERE date >= ? AND date < ? "
+            "AND (id / ?) % ? = 0",
             (to_db(since), to_db(until), run, max(1, -(-total // size))),
         )
-        return [row[0] for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     async def mention_sample(
         self, term_id: int, since: datetime, until: datetime, size: int

@@ -382,4 +382,27 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        13,
+        "boilerplate",
+        """
+        -- Each channel's learned boilerplate (monitor/analysis/boilerplate.py): lines and
+        -- trailing phrases it repeats in many posts, masked out of what the detectors read.
+        CREATE TABLE boilerplate (
+            channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+            lemmas TEXT NOT NULL,                -- space-joined, as posts.lemmas holds them
+            text TEXT NOT NULL,                  -- as the channel writes it most often
+            posts INTEGER NOT NULL,              -- sampled posts holding it ...
+            sampled INTEGER NOT NULL,            -- ... of this many
+            PRIMARY KEY (channel_id, lemmas)
+        ) WITHOUT ROWID;
+        -- The newest post the channel's boilerplate was learned from (NULL: never learned),
+        -- and when: it is learned again once enough newer posts have arrived.
+        ALTER TABLE channels ADD COLUMN boilerplate_through TEXT;
+        ALTER TABLE channels ADD COLUMN boilerplate_learned_at TEXT;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

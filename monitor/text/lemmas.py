@@ -29,6 +29,8 @@ _UKRAINIAN_ENDINGS = tuple(
     )
 )
 _MIN_UKRAINIAN_STEM = 3
+# pymorphy3's grammemes of names, surnames, patronymics, places and organisations.
+NAMED = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
 
 
 def ukrainian_stem(word: str) -> str:
@@ -63,6 +65,17 @@ class Lemmatizer:
 
     def _russian(self, word: str) -> str:
         return str(self._morph.parse(word)[0].normal_form).replace("ё", "е")
+
+    def is_named(self, lemma: str) -> bool:
+        """Whether a Russian lemma can be read as a person's name, a place or an
+        organisation (Путин, Киев, НАТО), by a parse of which it is the dictionary form."""
+        if not any(is_cyrillic(c) for c in lemma):
+            return False
+        return any(
+            not NAMED.isdisjoint(parse.tag.grammemes)
+            for parse in self._morph.parse(lemma)
+            if str(parse.normal_form).replace("ё", "е") == lemma
+        )
 
     def lemma_options(self, word: str) -> tuple[str, ...]:
         """Every lemma a Russian word form could have (стали: стать, сталь), the indexed one

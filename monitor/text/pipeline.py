@@ -117,10 +117,11 @@ class TextPipeline:
     def index_text(self, text: str) -> str:
         return " ".join(self.lemmas(text))
 
-    def tokens(self, text: str) -> list[Token]:
-        """Tokens with their offsets in `text`, for highlighting and context windows."""
+    def tokens(self, text: str, language: str | None = None) -> list[Token]:
+        """Tokens with their offsets in `text`, for highlighting and context windows;
+        `language` as for `lemmas`."""
         found = []
-        ukrainian = is_ukrainian(text)
+        ukrainian = is_ukrainian(text) if language is None else language == "uk"
         for match in self._matches(text):
             terms = self._terms(match.group(), ukrainian)
             if terms:

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Columns saying when this process saw something: they differ between any two runs.
 WHEN_SEEN = frozenset(
     {"id", "added_at", "first_seen_at", "updated_at", "seen_at", "last_read_at", "last_error_at",
-     "last_swept_at"}
+     "last_swept_at",
+     # When the channel's boilerplate was learned, and from which posts: derived, not kept.
+     "boilerplate_learned_at", "boilerplate_through"}
 )  # fmt: skip
 
 # ---- child processes ---------------------------------------------------------------------------
