@@ -46,3 +46,12 @@ def name_networks(
             }
         )
     return named
+
+
+async def network_of_channels(
+    store: Store, channels: Sequence[Channel], last_post: datetime | None
+) -> dict[int, str]:
+    """Each networked channel's network name, from the networks before the last post."""
+    networks = await latest_networks(store, last_post)
+    named = name_networks(networks, {c.id: c for c in channels})
+    return {channel_id: n["name"] for n in named for channel_id in n["channel_ids"]}

@@ -14,6 +14,7 @@ from monitor.health import health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.integrity import PublishedHeadsError, published_heads
 from monitor.models import now_utc
+from monitor.networks import network_of_channels
 from monitor.progress import ProgressBar
 from monitor.search.service import day_end, day_start, resolve_channel_ids, search
 from monitor.search.snippet import render_segments
@@ -96,6 +97,8 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         channels = await store.channels()
         stats = {s.channel_id: s for s in await store.channel_stats()}
+        last_post = max((s.last_post for s in stats.values() if s.last_post), default=None)
+        networks = await network_of_channels(store, channels, last_post)
     if args.json:
         output.json(
             [
@@ -104,6 +107,7 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
                     "added_at": c.added_at.isoformat(), "added_by": c.added_by,
                     "posts": stats[c.id].posts if c.id in stats else 0,
                     "backfill_state": c.backfill_state, "last_error": c.last_error,
+                    "network": networks.get(c.id),
                 }
                 for c in channels
             ]
@@ -114,7 +118,8 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
     for c in channels:
         following = "following" if c.active else "archive only"
         posts = stats[c.id].posts if c.id in stats else 0
-        output.line(f"{c.label:<30} {c.id:>14}  {posts:>8,} posts  {following}")
+        network = f"  network {networks[c.id]}" if c.id in networks else ""
+        output.line(f"{c.label:<30} {c.id:>14}  {posts:>8,} posts  {following}{network}")
     return 0
 
 
@@ -225,6 +230,8 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         stats = await store.channel_stats()
         health = await health_by_channel(store, ctx.clock.now())
+        last_post = max((s.last_post for s in stats if s.last_post), default=None)
+        networks = await network_of_channels(store, await store.channels(), last_post)
     if args.json:
         output.json(
             {
@@ -236,6 +243,7 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
                         "deleted": s.deleted, "revised": s.revised,
                         "edited_before_read": s.edited_before_read,
                         "health": health_json(health[s.channel_id]),
+                        "network": networks.get(s.channel_id),
                     }
                     for s in stats
                 ],
@@ -251,12 +259,13 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     output.line(
         f"{'channel':<30} {'posts':>9} {'deleted':>8} {'revised':>8} {'edited early':>12} "
-        f"{'health':<12} first post .. last post"
+        f"{'health':<12} {'network':<16} first post .. last post"
     )
     for s in stats:
         output.line(
             f"{s.label[:30]:<30} {s.posts:>9,} {s.deleted:>8,} {s.revised:>8,} "
             f"{s.edited_before_read:>12,} {health[s.channel_id].state:<12} "
+            f"{networks.get(s.channel_id, '-')[:16]:<16} "
             f"{output.when(s.first_post)} .. {output.when(s.last_post)}"
         )
     output.line(
