@@ -16,14 +16,18 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from monitor.analysis.attribution import echo_of
 from monitor.analysis.boilerplate import mask
+from monitor.analysis.campaigns import Campaign
 from monitor.analysis.emerging import document_frequencies, emerging_terms, shown_terms
-from monitor.analysis.period import PeriodTexts, read_texts
+from monitor.analysis.networks import Network, split_by_network
+from monitor.analysis.period import PeriodTexts, read_networks, read_texts
 from monitor.analysis.shifts import judge_shift
 from monitor.analysis.spikes import WINDOW_DAYS, judge_day
 from monitor.boilerplate import refresh_boilerplate
 from monitor.health import NOT_FOLLOWED, Health, health_by_channel, health_json
 from monitor.models import Channel, post_url
+from monitor.networks import name_networks, network_sample
 from monitor.sentiment.scorer import Scorer
 from monitor.store import PeriodPost, Store, WatchTerm
 from monitor.text import TextPipeline
@@ -41,6 +45,7 @@ ALERT_PERIOD_SAMPLE = 2_000
 # From this many posts in the period, the text detectors run in a second process.
 PARALLEL_FROM = 3_000
 EXAMPLES = 3
+CAMPAIGN_ITEMS = 10
 SNIPPET = 280
 # A channel's `ranked_by` when its posts carry no counters at all, as an imported export's.
 UNVIEWED = "forwards and replies in the archive"
@@ -150,13 +155,17 @@ async def build_digest(
             pool.submit(read_texts, [])
         period = [_masked(post, masks) async for post in store.period_posts(since, until)]
         rows = [(p.channel_id, p.message_id, p.date, p.lemmas, p.forwarded) for p in period]
+        sample = await network_sample(store, since - timedelta(days=baseline_days), since)
         if pool is None:
             texts = loop.create_future()
             texts.set_result(read_texts(rows))
+            networks = loop.create_future()
+            networks.set_result(read_networks(sample))
         else:
             texts = loop.run_in_executor(pool, read_texts, rows)
+            networks = loop.run_in_executor(pool, read_networks, sample)
         return await _assemble(
-            store, scorer, since, until, now, baseline_days, period, texts, masks
+            store, scorer, since, until, now, baseline_days, period, texts, masks, networks
         )
 
 
@@ -180,9 +189,10 @@ async def _assemble(
     store: Store, scorer: Scorer, since: datetime, until: datetime, now: datetime,
     baseline_days: int, period: list[PeriodPost], period_texts: asyncio.Future[PeriodTexts],
     masks: dict[int, list[str]],
+    networks: asyncio.Future[list[Network]],
 ) -> dict[str, Any]:  # fmt: skip
-    """Everything but the period's text detectors, which may be running in a worker: their
-    result is awaited last."""
+    """Everything but the period's text detectors and the networks, which may be running in
+    a worker: their results are awaited last."""
     reader = _Reader({c.id: c for c in await store.channels()})
     baseline_since = since - timedelta(days=baseline_days)
     baseline_counts = await store.posts_per_channel(baseline_since, since)
@@ -225,7 +235,6 @@ async def _assemble(
         for term in terms
     }
 
-    texts = {(p.channel_id, p.message_id): p.text for p in period}
     deletions = await store.deleted_between(since, until)
     edits = await store.edits_between(since, until)
     health = await health_by_channel(store, now)
@@ -242,7 +251,7 @@ async def _assemble(
     emerging = shown_terms(
         ranked, [(p.lemmas, p.text) for p in period], pipeline.tokens, EMERGING_SHOWN
     )
-    campaigns = found.campaigns
+    campaigns = _campaigns(reader, found.campaigns, await networks, period)
     scale = baseline_total / sampled if sampled else 1.0
 
     return {
@@ -272,26 +281,7 @@ async def _assemble(
             }
             for t in emerging
         ],
-        "campaigns": [
-            {
-                "channels": sorted(reader.label(c) or "" for c in campaign.channels),
-                "first": campaign.first.isoformat(),
-                "last": campaign.last.isoformat(),
-                "similarity": campaign.similarity,
-                "posts": [
-                    {
-                        "channel": reader.label(p.channel_id),
-                        "date": p.date.isoformat(),
-                        "url": reader.url(p.channel_id, p.message_id),
-                    }
-                    for p in campaign.posts
-                ],
-                "text": _snippet(
-                    texts[(campaign.posts[0].channel_id, campaign.posts[0].message_id)]
-                ),
-            }
-            for campaign in campaigns
-        ],
+        **campaigns,
         "deletions": [reader.post_json(p) for p in deletions],
         "edits": [
             {
@@ -321,6 +311,57 @@ def _health_shown(channel: Channel, health: Health, until: datetime) -> bool:
     if health.state in NOT_FOLLOWED:
         return health.last_post is None or health.last_post < until
     return channel.active or health.state != "ok"
+
+
+def _campaigns(
+    reader: _Reader, found: list[Campaign], networks: list[Network], period: list[PeriodPost]
+) -> dict[str, Any]:
+    """The CAMPAIGN_ITEMS campaigns of widest reach, copy-paste that credits nobody before
+    the echoes of an agency or an official; how many more there were; and per network the
+    texts its channels shared only among themselves (one line each, not campaigns)."""
+    posts = {(p.channel_id, p.message_id): p for p in period}
+    named = name_networks(networks, reader.channels)
+    crossing, inside = split_by_network(found, networks)
+    items: list[dict[str, Any]] = []
+    for item in crossing:
+        campaign = item.campaign
+        copies = [posts[(p.channel_id, p.message_id)] for p in campaign.posts]
+        views = [p.views for p in copies if p.views is not None]
+        items.append(
+            {
+                "channels": sorted(reader.label(c) or "" for c in campaign.channels),
+                "networks": item.voices,
+                "views": sum(views) if views else None,
+                "echo": echo_of(p.text for p in copies),
+                "first": campaign.first.isoformat(),
+                "last": campaign.last.isoformat(),
+                "similarity": campaign.similarity,
+                "posts": [
+                    {
+                        "channel": reader.label(p.channel_id),
+                        "date": p.date.isoformat(),
+                        "url": reader.url(p.channel_id, p.message_id),
+                    }
+                    for p in campaign.posts
+                ],
+                "text": _snippet(copies[0].text),
+            }
+        )
+    # Reach: independent voices, then channels, then views.
+    items.sort(
+        key=lambda c: (
+            c["echo"] is not None, -c["networks"], -len(c["channels"]), -(c["views"] or 0),
+            c["first"],
+        )
+    )  # fmt: skip
+    return {
+        "campaigns": items[:CAMPAIGN_ITEMS],
+        "campaigns_more": len(items[CAMPAIGN_ITEMS:]),
+        "network_reposts": [
+            {"network": named[i]["name"], "channels": named[i]["channels"], "posts": count}
+            for i, count in sorted(inside.items(), key=lambda ic: (-ic[1], named[ic[0]]["name"]))
+        ],
+    }
 
 
 async def _spikes(

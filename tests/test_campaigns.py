@@ -1,4 +1,5 @@
-"""Copy-paste campaigns: planted, absent, forwarded, out of the window, and unrelated noise."""
+"""Copy-paste campaigns: planted, absent, forwarded, out of the window, unrelated noise, and
+copies that differ by a first or last line."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.analysis.campaigns import CampaignPost, find_campaigns, jaccard, signature
+from monitor.analysis.campaigns import CampaignPost, find_campaigns, signature
 from monitor.text import TextPipeline
 
 T = datetime(2024, 11, 6, 9, tzinfo=UTC)
@@ -80,4 +81,31 @@ def test_signature_slots_agree_about_as_often_as_the_sets_overlap(shared: int, o
         b = frozenset(common | {rng.getrandbits(64) - 2**63 for _ in range(own)})
         sig_a, sig_b = signature(a), signature(b)
         agreement.append(sum(x == y for x, y in zip(sig_a, sig_b, strict=True)) / len(sig_a))
-    assert sum(agreement) / len(agreement) == pytest.approx(jaccard(a, b), abs=0.04)
+    assert sum(agreement) / len(agreement) == pytest.approx(len(a & b) / len(a | b), abs=0.04)
+
+
+SHORT = "Силами ПВО сбит беспилотник, летевший на Москву, сообщил мэр Сергей Собянин."
+# Alike in one phrase only: not a copy, however forgiving the comparison.
+ALIKE = "Бесплатные парковки в праздничные дни будут работать на всех улицах, сообщил мэр Сергей Собянин."
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # each channel's own sign-off
+        (
+            SHORT + "\n🔹 Подписаться на РИА Новости",
+            SHORT + "\n▪ Подписывайтесь на «Ъ» и оставляйте «бусты»",
+        ),
+        # a header line, and a sign-off on the other side
+        ("⚡️ Срочная новость этого часа\n" + SHORT, SHORT + "\n🐚 Читать РБК в Telegram"),
+        # one text is the other plus a line
+        (SHORT, SHORT + "\nРанее губернатор сообщал о повреждении линии электропередачи."),
+    ],
+)
+def test_a_differing_first_or_last_line_does_not_split_copies(
+    pipeline: TextPipeline, first: str, second: str
+) -> None:
+    posts = [post(pipeline, 1, first), post(pipeline, 2, second, hours=1), post(pipeline, 3, ALIKE)]
+    [campaign] = find_campaigns([*noise(pipeline, 300, 3), *posts])
+    assert campaign.channels == {1, 2}

@@ -145,6 +145,9 @@ def make_digest() -> dict[str, Any]:
         "campaigns": [
             {
                 "channels": ["@milblog_b", HOSTILE_TITLE],
+                "networks": 2,
+                "views": 12_345,
+                "echo": None,
                 "first": "2024-11-06T03:00:00+00:00",
                 "last": "2024-11-06T04:00:00+00:00",
                 "similarity": 0.93,
@@ -163,6 +166,8 @@ def make_digest() -> dict[str, Any]:
                 "text": "Срочно: Киев готовит провокацию на Запорожской АЭС. Распространите!",
             }
         ],
+        "campaigns_more": 0,
+        "network_reposts": [],
         "deletions": [
             {
                 "channel": HOSTILE_TITLE,
@@ -395,7 +400,10 @@ def test_the_digest_reads_as_promised() -> None:
         "↘ @milblog_a on «Трамп»: tone +0.42 → -0.61 (14 vs 12 posts, effect -0.95, p=3e-6)" in text
     )
     assert "🌱 «лжец»: 12 posts vs 0 in the 28-day baseline (×50.3)" in text
-    assert "2 posts in 2 channels, 6 Nov 03:00 – 6 Nov 04:00, similarity 0.93" in text
+    assert (
+        "2 posts in 2 channels (2 independent, 👁 12.3k), 6 Nov 03:00 – 6 Nov 04:00, "
+        "similarity 0.93, credits no source: «Срочно:"
+    ) in text
     assert "<b>@milblog_a</b>: 12 posts (usual 3.5)" in text
     assert '<a href="https://t.me/milblog_a/99">6 Nov 01:00</a> 👁 12.3k ↗ 40 ❤ 7 — Трамп' in text
     assert "<i>was:</i> Обзор карты боевых действий." in text
@@ -557,6 +565,20 @@ def test_an_imported_channel_that_ended_says_so() -> None:
     digest["health"][0] |= {"state": "imported, not followed", "posts_per_day": 24.5}
     text = rendered(digest, UTC_ZONE)
     assert "📦 @milblog_a: imported, not followed (usually 24.5/day; last post 6 Nov 12:00)" in text
+
+
+def test_campaigns_show_echoes_the_rest_and_each_network_s_own_reposts() -> None:
+    digest = make_digest()
+    digest["campaigns"][0] |= {"echo": "Дмитрий <Песков>", "views": None}
+    digest["campaigns_more"] = 14
+    digest["network_reposts"] = [
+        {"network": "Топор", "channels": ["@topor", "@topor_live", HOSTILE_TITLE], "posts": 41}
+    ]
+    text = rendered(digest, UTC_ZONE)
+    assert "(2 independent), 6 Nov 03:00 – 6 Nov 04:00, similarity 0.93, " in text
+    assert "echo of Дмитрий &lt;Песков&gt;: «Срочно:" in text
+    assert "… and 14 more\n🔁 network Топор (3 channels: @topor, @topor_live, " in text
+    assert text.endswith("): 41 shared posts") or "): 41 shared posts\n" in text
 
 
 def test_a_long_campaign_links_its_first_posts_and_counts_the_rest() -> None:

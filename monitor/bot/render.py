@@ -194,7 +194,10 @@ def render_digest(digest: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
         ("🔺 Keyword spikes", [_spike_line(s, zone) for s in digest["spikes"]]),
         ("🌡 Sentiment shifts", [_shift_line(s) for s in digest["sentiment_shifts"]]),
         ("🌱 Emerging terms", [_emerging_line(t, baseline_days) for t in digest["emerging_terms"]]),
-        ("📣 Copy-paste campaigns", [_campaign_item(c, zone) for c in digest["campaigns"]]),
+        (
+            "📣 Copy-paste campaigns",
+            [_campaign_item(c, zone) for c in digest["campaigns"]] + _campaign_tail(digest),
+        ),
         ("🔝 Top posts", _top_posts_items(digest["channels"], zone)),
         ("🗑 Deleted posts", [_deletion_line(p, zone) for p in digest["deletions"]]),
         ("✏️ Edited posts", [_edit_item(e, zone) for e in digest["edits"]]),
@@ -259,12 +262,25 @@ def _campaign_item(campaign: Mapping[str, Any], zone: ZoneInfo) -> str:
     ]
     if len(posts) > CAMPAIGN_LINKS:
         links.append(f"+{len(posts) - CAMPAIGN_LINKS:,} more")
+    views = f", 👁 {_count(campaign['views'])}" if campaign["views"] else ""
+    source = f"echo of {_outside(campaign['echo'])}" if campaign["echo"] else "credits no source"
     return (
-        f"📣 {len(posts):,} posts in {len(campaign['channels']):,} channels, "
+        f"📣 {len(posts):,} posts in {len(campaign['channels']):,} channels "
+        f"({campaign['networks']:,} independent{views}), "
         f"{_local_time(campaign['first'], zone)} – {_local_time(campaign['last'], zone)}, "
-        f"similarity {campaign['similarity']:.2f}: «{_post_text(campaign['text'])}»\n"
+        f"similarity {campaign['similarity']:.2f}, {source}: «{_post_text(campaign['text'])}»\n"
         + " · ".join(links)
     )
+
+
+def _campaign_tail(digest: Mapping[str, Any]) -> list[str]:
+    """How many campaigns were left out, and one line per network for its own reposts."""
+    more = [f"… and {digest['campaigns_more']:,} more"] if digest["campaigns_more"] else []
+    return more + [
+        f"🔁 network {_outside(n['network'])} ({len(n['channels']):,} channels: "
+        f"{', '.join(_outside(c) for c in n['channels'])}): {n['posts']:,} shared posts"
+        for n in digest["network_reposts"]
+    ]
 
 
 _POST_FIGURES = (

@@ -194,8 +194,14 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
                               f"{s['before']:+.2f} -> {s['after']:+.2f} ({s['n_before']} -> {s['n_after']} posts, p={s['p_value']:.1e})"
                               for s in digest["sentiment_shifts"]]),
         ("Emerging terms", [f"{t['term']}: {t['posts']} posts (baseline {t['baseline_posts']})" for t in digest["emerging_terms"]]),
-        ("Copy-paste campaigns", [f"{', '.join(c['channels'])}: {c['text']} {' '.join(p['url'] for p in c['posts'])}"
-                                  for c in digest["campaigns"]]),
+        ("Copy-paste campaigns", [f"{', '.join(c['channels'])} ({c['networks']} independent"
+                                  f"{', ' + format(c['views'], ',') + ' views' if c['views'] else ''}, "
+                                  f"{'echo of ' + c['echo'] if c['echo'] else 'credits no source'}): "
+                                  f"{c['text']} {' '.join(p['url'] for p in c['posts'])}"
+                                  for c in digest["campaigns"]]
+                                 + ([f"... and {digest['campaigns_more']} more"] if digest["campaigns_more"] else [])
+                                 + [f"network {n['network']} ({len(n['channels'])} channels: {', '.join(n['channels'])}): "
+                                    f"{n['posts']} shared posts" for n in digest["network_reposts"]]),
         ("Top posts", _unviewed_note(digest["channels"])
                       + [f"{c['channel']}: {p['url']}{_echoes(p)} {p['text']}" for c in digest["channels"] for p in c["top_posts"][:1]]),
         ("Deleted", [f"{d['url']} {d['text']}" for d in digest["deletions"]]),

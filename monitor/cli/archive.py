@@ -15,6 +15,7 @@ from monitor.health import following, health_by_channel, health_json
 from monitor.importers.service import import_exports
 from monitor.integrity import PublishedHeadsError, published_heads
 from monitor.models import now_utc
+from monitor.networks import network_of_channels
 from monitor.progress import ProgressBar
 from monitor.search.service import day_end, day_start, resolve_channel_ids, search
 from monitor.search.snippet import render_segments
@@ -98,6 +99,8 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
         channels = await store.channels()
         stats = {s.channel_id: s for s in await store.channel_stats()}
         health = await health_by_channel(store, ctx.clock.now())
+        last_post = max((s.last_post for s in stats.values() if s.last_post), default=None)
+        networks = await network_of_channels(store, channels, last_post)
     if args.json:
         output.json(
             [
@@ -107,6 +110,7 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
                     "posts": stats[c.id].posts if c.id in stats else 0,
                     "backfill_state": c.backfill_state, "last_error": c.last_error,
                     "health": health_json(health[c.id]),
+                    "network": networks.get(c.id),
                 }
                 for c in channels
             ]
@@ -117,9 +121,10 @@ async def cmd_channels_list(args: argparse.Namespace, ctx: Context) -> int:
     for c in channels:
         h = health[c.id]
         posts = stats[c.id].posts if c.id in stats else 0
+        network = f"  network {networks[c.id]}" if c.id in networks else ""
         output.line(
             f"{c.label:<30} {c.id:>14}  {posts:>8,} posts  {h.posts_per_day:>7,.1f}/day  "
-            f"last post {output.when(h.last_post)}  {following(c.active, h.state)}"
+            f"last post {output.when(h.last_post)}  {following(c.active, h.state)}{network}"
         )
     return 0
 
@@ -233,6 +238,8 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
     async with await ctx.open_store() as store:
         stats = await store.channel_stats()
         health = await health_by_channel(store, ctx.clock.now())
+        last_post = max((s.last_post for s in stats if s.last_post), default=None)
+        networks = await network_of_channels(store, await store.channels(), last_post)
     if args.json:
         output.json(
             {
@@ -244,6 +251,7 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
                         "deleted": s.deleted, "revised": s.revised,
                         "edited_before_read": s.edited_before_read,
                         "health": health_json(health[s.channel_id]),
+                        "network": networks.get(s.channel_id),
                     }
                     for s in stats
                 ],
@@ -259,13 +267,14 @@ async def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     output.line(
         f"{'channel':<30} {'posts':>9} {'a day':>7} {'deleted':>8} {'revised':>8} "
-        f"{'edited early':>12} {'health':<22} first post .. last post"
+        f"{'edited early':>12} {'health':<22} {'network':<16} first post .. last post"
     )
     for s in stats:
         h = health[s.channel_id]
         output.line(
             f"{s.label[:30]:<30} {s.posts:>9,} {h.posts_per_day:>7,.1f} {s.deleted:>8,} "
             f"{s.revised:>8,} {s.edited_before_read:>12,} {h.state:<22} "
+            f"{networks.get(s.channel_id, '-')[:16]:<16} "
             f"{output.when(s.first_post)} .. {output.when(s.last_post)}"
         )
     output.line(

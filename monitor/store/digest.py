@@ -116,6 +116,28 @@ class DigestMixin(StoreBase):
         )
         return [(row[0], row[1]) for row in rows]
 
+    async def sample_slices(
+        self, slices: Sequence[tuple[datetime, datetime]], size: int
+    ) -> list[tuple[int, int, datetime, str, bool]]:
+        """(channel, message, date, lemmas, forwarded) of every post in the slices of time,
+        read in the order given until `size` posts are read: whole slices, each one range of
+        the date index."""
+        found: list[tuple[int, int, datetime, str, bool]] = []
+        for since, until in slices:
+            if len(found) >= size:
+                break
+            rows = await self._db.execute_fetchall(
+                "SELECT channel_id, message_id, date, lemmas, "
+                "forward_from IS NOT NULL OR forward_from_id IS NOT NULL FROM posts "
+                "WHERE date >= ? AND date < ?",
+                (to_db(since), to_db(until)),
+            )
+            for channel_id, message_id, date, lemmas, forwarded in rows:
+                moment = from_db(date)
+                assert moment is not None
+                found.append((channel_id, message_id, moment, lemmas, bool(forwarded)))
+        return found
+
     async def mention_sample(
         self, term_id: int, since: datetime, until: datetime, size: int
     ) -> list[PeriodPost]:
