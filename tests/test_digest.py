@@ -250,7 +250,12 @@ async def arrivals(month: Store, pipeline: TextPipeline) -> Store:
         for day in range(3, 0, -1) for n in range(4)
     ]  # fmt: skip
     newcomer += [
-        make(7, 100 + n, f"Трамп — лжец и предатель, позор. Выпуск {n}.", DAY + timedelta(hours=1 + n))
+        make(
+            7,
+            100 + n,
+            f"Трамп — лжец и предатель, позор. Выпуск {n}.",
+            DAY + timedelta(hours=1 + n),
+        )
         for n in range(12)
     ]
     await ingest(month, pipeline, 7, newcomer, DAY + timedelta(hours=13), scorer=scorer)
@@ -279,7 +284,9 @@ async def test_channels_new_to_the_archive_are_listed_not_judged(
     assert new["channel"] == "@newcomer" and new["posts"] == 12
     assert new["archived_since"] == (DAY - timedelta(days=3, hours=-1)).isoformat()
     assert new["judged_from"] == (DAY + timedelta(days=4, hours=1)).isoformat()
-    assert len(new["top_posts"]) == 3 and new["top_posts"][0]["url"].startswith("https://t.me/newcomer/")
+    assert len(new["top_posts"]) == 3 and new["top_posts"][0]["url"].startswith(
+        "https://t.me/newcomer/"
+    )
 
     # A week later the newcomer is judged like the others.
     later = DAY + timedelta(days=7)
