@@ -3,6 +3,7 @@ an edit and a deletion, each found and carried with the fields the JSON promises
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 from monitor.watch import add_term
+from tests.conftest import run_cli
 
 DAY = datetime(2024, 11, 6, tzinfo=UTC)
 CAMPAIGN = ("Срочно: по данным наших источников, Киев готовит провокацию на Запорожской АЭС, "
@@ -362,3 +364,26 @@ async def test_a_spikes_evidence_is_its_first_post_and_its_widest_reach(
     assert await evidence([2]) == ("Трамп три", "Трамп три")
     assert await evidence([1, 2]) == ("Трамп три", "Трамп три")
     assert await evidence([3]) == (None, None)
+
+
+@pytest.mark.usefixtures("isolated")
+async def test_the_command_line_shows_new_channels_and_the_evidence(
+    arrivals: Store, tmp_path: Path
+) -> None:
+    code, out, _ = await asyncio.to_thread(
+        run_cli, None, "digest", "--date", "2024-11-06", "--db", tmp_path / "archive.db"
+    )
+    assert code == 0
+    assert (
+        "Трамп in @milblog_a on 2024-11-06: 12 posts against 0.5/day (x24.0, p=3.2e-13)\n"
+        "      first: https://t.me/milblog_a/99 Трамп — лжец и предатель, позор. Выпуск 0.\n"
+        "      widest reach: https://t.me/milblog_a/106 Трамп — лжец и предатель, позор. Выпуск 7.\n"
+    ) in out
+    assert "      words: мудрый (+0.62) 14 -> 0 posts, лжец (-0.53) 0 -> 12 posts, " in out
+    assert "      before +0.91: https://t.me/milblog_a/" in out
+    assert "      after -0.75: https://t.me/milblog_a/99 Трамп — лжец" in out
+    assert (
+        "New channels (not judged until a week is archived):\n"
+        "  - @newcomer: archived since 2024-11-03T01:00:00+00:00, 12 posts, judged from "
+        "2024-11-10T01:00:00+00:00\n      https://t.me/newcomer/"
+    ) in out
