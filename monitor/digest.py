@@ -13,6 +13,7 @@ import dataclasses
 import multiprocessing
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,13 +23,13 @@ from monitor.analysis.campaigns import Campaign
 from monitor.analysis.emerging import document_frequencies, emerging_terms, shown_terms
 from monitor.analysis.networks import Network, split_by_network
 from monitor.analysis.period import PeriodTexts, read_networks, read_texts
-from monitor.analysis.shifts import judge_shift
-from monitor.analysis.spikes import WINDOW_DAYS, judge_day
+from monitor.analysis.shifts import judge_shift, moved_words, telling
+from monitor.analysis.spikes import MIN_HISTORY_DAYS, WINDOW_DAYS, judge_sum
 from monitor.boilerplate import refresh_boilerplate
 from monitor.health import NOT_FOLLOWED, Health, health_by_channel, health_json
 from monitor.models import Channel, post_url
 from monitor.networks import name_networks, network_sample
-from monitor.sentiment.scorer import Scorer
+from monitor.sentiment.scorer import Scorer, Sentiment
 from monitor.store import PeriodPost, Store, WatchTerm
 from monitor.text import TextPipeline
 
@@ -194,6 +195,8 @@ async def _assemble(
     """Everything but the period's text detectors and the networks, which may be running in
     a worker: their results are awaited last."""
     reader = _Reader({c.id: c for c in await store.channels()})
+    starts = await store.archive_starts()
+    judged = _established(starts, since)
     baseline_since = since - timedelta(days=baseline_days)
     baseline_counts = await store.posts_per_channel(baseline_since, since)
     baseline_total = sum(baseline_counts.values())
@@ -238,8 +241,10 @@ async def _assemble(
     deletions = await store.deleted_between(since, until)
     edits = await store.edits_between(since, until)
     health = await health_by_channel(store, now)
-    spikes = await _spikes(store, reader, terms, since, until)
-    shifts = _shifts(reader, scorer, terms, period, baseline_sentiments, term_baselines)
+    spikes = await _spikes(store, reader, terms, since, until, starts)
+    shifts = await _shifts(
+        store, reader, scorer, terms, period, baseline_sentiments, term_baselines, judged
+    )
     found = await period_texts
     pipeline = scorer.pipeline
     usernames = {c.username for c in reader.channels.values() if c.username}
@@ -270,6 +275,18 @@ async def _assemble(
         "channels": channels,
         "spikes": spikes,
         "sentiment_shifts": shifts,
+        "new_channels": [
+            {
+                "channel": reader.label(channel_id),
+                "channel_id": channel_id,
+                "archived_since": start.isoformat(),
+                "judged_from": (start + timedelta(days=MIN_HISTORY_DAYS)).isoformat(),
+                "posts": len(by_channel.get(channel_id, [])),
+                "top_posts": _top_posts(reader, by_channel.get(channel_id, []), echoes),
+            }
+            for channel_id, start in sorted(starts.items(), key=lambda item: item[1])
+            if channel_id not in judged and start < until
+        ],
         "emerging_terms": [
             {
                 "term": t.written,
@@ -364,27 +381,38 @@ def _campaigns(
     }
 
 
+def _established(starts: dict[int, datetime], since: datetime) -> set[int]:
+    """The channels archived for MIN_HISTORY_DAYS before `since`: the only ones whose counts
+    and tone a period is judged on; the others are new channels."""
+    cutoff = since - timedelta(days=MIN_HISTORY_DAYS)
+    return {channel_id for channel_id, start in starts.items() if start <= cutoff}
+
+
 async def _spikes(
-    store: Store, reader: _Reader, terms: list[WatchTerm], since: datetime, until: datetime
-) -> list[dict[str, Any]]:
+    store: Store, reader: _Reader, terms: list[WatchTerm], since: datetime, until: datetime,
+    starts: dict[int, datetime],
+) -> list[dict[str, Any]]:  # fmt: skip
+    judged = _established(starts, since)
     found: list[dict[str, Any]] = []
     for term in terms:
         counts = await store.watch_counts(term.id, since - timedelta(days=WINDOW_DAYS), until)
-        series: dict[int | None, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        series: dict[int, dict[date, int]] = defaultdict(dict)
         for (counted_channel, day_text), count in counts.items():
-            day_date = date.fromisoformat(day_text)
-            series[counted_channel][day_date] += count
-            if term.channel_id is None:
-                series[None][day_date] += count
+            if counted_channel in judged:
+                series[counted_channel][date.fromisoformat(day_text)] = count
+        # Each channel alone, and for a term of all channels their sum (None).
+        groups: list[tuple[int | None, list[int]]] = [(c, [c]) for c in sorted(series)]
+        if term.channel_id is None and series:
+            groups.append((None, sorted(series)))
         day = since.date()
         while day < until.date() or day == since.date():
-            for channel_id, daily in series.items():
-                test = judge_day(daily, day)
+            for channel_id, members in groups:
+                test = judge_sum([(series[c], starts[c]) for c in members], day)
                 if not test.flagged:
                     continue
                 start = datetime.combine(day, datetime.min.time(), tzinfo=since.tzinfo)
-                examples = await store.mentions(
-                    term.patterns, start, start + timedelta(days=1), channel_id, EXAMPLES
+                first, top = await store.first_and_top_mention(
+                    term.id, start, start + timedelta(days=1), members
                 )
                 found.append(
                     {
@@ -395,7 +423,8 @@ async def _spikes(
                         "baseline": test.baseline,
                         "ratio": test.ratio,
                         "p_value": test.p_value,
-                        "examples": [reader.url(p.channel_id, p.message_id) for p in examples],
+                        "first_post": reader.post_json(first) if first else None,
+                        "top_post": reader.post_json(top) if top else None,
                     }
                 )
             day += timedelta(days=1)
@@ -411,6 +440,7 @@ async def alert_findings(store: Store, scorer: Scorer, now: datetime) -> list[di
     if not terms:
         return []
     reader = _Reader({c.id: c for c in await store.channels()})
+    starts = await store.archive_starts()
     today = datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo)
     since = now - timedelta(days=1)
     baseline_since = since - timedelta(days=WINDOW_DAYS)
@@ -425,11 +455,14 @@ async def alert_findings(store: Store, scorer: Scorer, now: datetime) -> list[di
     posts = sorted(period.values(), key=lambda p: (p.date, p.id))
     found = [
         {"kind": "spike", "key": f"spike|{s['term']}|{s['channel']}", **s}
-        for s in await _spikes(store, reader, terms, today, today + timedelta(days=1))
+        for s in await _spikes(store, reader, terms, today, today + timedelta(days=1), starts)
     ]
+    shifts = await _shifts(
+        store, reader, scorer, terms, posts, {}, term_baselines, _established(starts, since)
+    )
     found += [
         {"kind": "shift", "key": f"shift|{s['term']}|{s['channel']}", **s}
-        for s in _shifts(reader, scorer, terms, posts, {}, term_baselines)
+        for s in shifts
         if s["term"] is not None
     ]
     return found
@@ -437,9 +470,9 @@ async def alert_findings(store: Store, scorer: Scorer, now: datetime) -> list[di
 
 def _term_scores(
     scorer: Scorer, terms: list[WatchTerm], posts: list[PeriodPost]
-) -> dict[int, list[tuple[int, float]]]:
-    """Per term: (channel, how the post speaks of the term) for the posts mentioning it."""
-    scores: dict[int, list[tuple[int, float]]] = {term.id: [] for term in terms}
+) -> dict[int, list[tuple[PeriodPost, Sentiment]]]:
+    """Per term: the posts mentioning it, each with how it speaks of the term."""
+    scores: dict[int, list[tuple[PeriodPost, Sentiment]]] = {term.id: [] for term in terms}
     padded_patterns = [(term, [(f" {p} ", p.split()) for p in term.patterns]) for term in terms]
     for post in posts:
         padded = f" {post.lemmas} "
@@ -451,34 +484,50 @@ def _term_scores(
             if target is not None:
                 lemmas = lemmas or post.lemmas.split()
                 # Only the words around the term count, not the whole post's tone.
-                result = scorer.score_lemmas(lemmas, post.text, target)
-                scores[term.id].append((post.channel_id, result.score))
+                scores[term.id].append((post, scorer.score_lemmas(lemmas, post.text, target)))
     return scores
 
 
-def _shifts(
-    reader: _Reader, scorer: Scorer, terms: list[WatchTerm], period: list[PeriodPost],
-    baseline_sentiments: dict[int, list[float]], term_baselines: dict[int, list[PeriodPost]],
+@dataclass(frozen=True)
+class _Scored:
+    """A post's score on one side of a shift test, with the post when it was read."""
+
+    post_id: int
+    score: float
+    post: PeriodPost | None = None
+    sentiment: Sentiment | None = None  # how it speaks of a term, with the words that counted
+
+
+async def _shifts(
+    store: Store, reader: _Reader, scorer: Scorer, terms: list[WatchTerm],
+    period: list[PeriodPost], baseline_sentiments: dict[int, list[tuple[int, float]]],
+    term_baselines: dict[int, list[PeriodPost]], judged: set[int],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    groups: dict[tuple[int | None, str | None], tuple[list[float], list[float]]] = defaultdict(
+    """Turns in tone of the `judged` channels (the same channels on both sides of every
+    test), each with its evidence."""
+    groups: dict[tuple[int | None, str | None], tuple[list[_Scored], list[_Scored]]] = defaultdict(
         lambda: ([], [])
     )
     for channel_id, values in baseline_sentiments.items():
-        groups[(channel_id, None)][0].extend(values)
+        if channel_id in judged:
+            groups[(channel_id, None)][0].extend(_Scored(i, score) for i, score in values)
     for post in period:
-        if post.sentiment is not None:
-            groups[(post.channel_id, None)][1].append(post.sentiment)
+        if post.sentiment is not None and post.channel_id in judged:
+            groups[(post.channel_id, None)][1].append(_Scored(post.id, post.sentiment, post))
     period_scores = _term_scores(scorer, terms, period)
     for term in terms:
         baseline_scores = _term_scores(scorer, [term], term_baselines[term.id])[term.id]
         for side, scores in ((0, baseline_scores), (1, period_scores[term.id])):
-            for channel_id, score in scores:
-                groups[(channel_id, term.term)][side].append(score)
+            for post, sentiment in scores:
+                if post.channel_id not in judged:
+                    continue
+                scored = _Scored(post.id, sentiment.score, post, sentiment)
+                groups[(post.channel_id, term.term)][side].append(scored)
                 if term.channel_id is None:
-                    groups[(None, term.term)][side].append(score)
+                    groups[(None, term.term)][side].append(scored)
     shifts: list[dict[str, Any]] = []
     for (group_channel, term_name), (before, after) in groups.items():
-        test = judge_shift(before, after)
+        test = judge_shift([s.score for s in before], [s.score for s in after])
         if test.flagged:
             shifts.append(
                 {
@@ -491,7 +540,44 @@ def _shifts(
                     "n_before": test.n_before,
                     "n_after": test.n_after,
                     "p_value": test.p_value,
+                    **await _shift_evidence(store, scorer, reader, before, after, test.difference),
                 }
             )
     shifts.sort(key=lambda s: s["p_value"])
     return shifts
+
+
+async def _shift_evidence(
+    store: Store, scorer: Scorer, reader: _Reader, before: list[_Scored], after: list[_Scored],
+    direction: float,
+) -> dict[str, Any]:  # fmt: skip
+    """What lets an analyst check a shift: the posts that show each side's tone best (the
+    baseline's against the turn, the period's with it) and the words that moved the score.
+    A channel's baseline side holds only scores: its sample is read here, for flagged shifts
+    alone, and scored again for its words."""
+    read = {p.id: p for p in await store.posts_by_id([s.post_id for s in before if s.post is None])}
+    sides = []
+    for scored in (before, after):
+        side = []
+        for s in scored:
+            post = s.post or read.get(s.post_id)
+            if post is not None:
+                sentiment = s.sentiment or scorer.score_lemmas(post.lemmas.split(), post.text)
+                side.append((post, s.score, sentiment.words))
+        sides.append(side)
+    examples = [
+        [
+            {**reader.post_json(side[i][0]), "score": round(side[i][1], 3)}
+            for i in telling([score for _, score, _ in side], toward)
+        ]
+        for side, toward in zip(sides, (-direction, direction), strict=True)
+    ]
+    before_words, after_words = ([words for _, _, words in side] for side in sides)
+    words = moved_words(before_words, after_words, direction)
+    return {
+        "posts_before": examples[0],
+        "posts_after": examples[1],
+        "words": [
+            {"word": w.word, "value": w.value, "before": w.before, "after": w.after} for w in words
+        ],
+    }

@@ -3,6 +3,7 @@ an edit and a deletion, each found and carried with the fields the JSON promises
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from dataclasses import replace
@@ -21,6 +22,7 @@ from monitor.sentiment.scorer import LexiconScorer
 from monitor.store import Store
 from monitor.text import TextPipeline
 from monitor.watch import add_term
+from tests.conftest import run_cli
 
 DAY = datetime(2024, 11, 6, tzinfo=UTC)
 CAMPAIGN = ("Срочно: по данным наших источников, Киев готовит провокацию на Запорожской АЭС, "
@@ -29,8 +31,8 @@ ROUTINE = ["Сводка: на фронте без изменений.", "Пог
            "Обзор карты боевых действий.", "Ответы на вопросы подписчиков."]  # fmt: skip
 
 
-def make(channel: int, message: int, text: str, when: datetime) -> Post:
-    return Post(channel_id=channel, message_id=message, date=when, text=text)
+def make(channel: int, message: int, text: str, when: datetime, views: int | None = None) -> Post:
+    return Post(channel_id=channel, message_id=message, date=when, text=text, views=views)
 
 
 @pytest.fixture
@@ -68,6 +70,7 @@ async def month(store: Store, pipeline: TextPipeline) -> Store:
                 len(posts[1]) + 1,
                 f"Трамп — лжец и предатель, позор. Выпуск {n}.",
                 DAY + timedelta(hours=1 + n),
+                views=1000 - abs(n - 7) * 50,  # the eighth reaches furthest
             )
         )
     posts[2].append(make(2, len(posts[2]) + 1, CAMPAIGN, DAY + timedelta(hours=3)))
@@ -95,13 +98,29 @@ async def test_digest_finds_what_was_planted(month: Store, pipeline: TextPipelin
     spikes = {(s["term"], s["channel"]): s for s in digest["spikes"]}
     spike = spikes[("Трамп", "@milblog_a")]
     assert spike["count"] == 12 and spike["baseline"] == pytest.approx(0.5, abs=0.01)
-    assert spike["ratio"] > 20 and spike["p_value"] < 1e-6 and len(spike["examples"]) == 3
-    assert all(url.startswith("https://t.me/milblog_a/") for url in spike["examples"])
+    assert spike["ratio"] > 20 and spike["p_value"] < 1e-6
+    # Its evidence: the first post of the day and the one of widest reach.
+    assert spike["first_post"]["text"].endswith("Выпуск 0.")
+    assert spike["top_post"]["text"].endswith("Выпуск 7.") and spike["top_post"]["views"] == 1000
+    assert spike["top_post"]["url"].startswith("https://t.me/milblog_a/")
     assert ("Трамп", None) in spikes  # across all channels too
 
     shifts = {(s["channel"], s["term"]): s for s in digest["sentiment_shifts"]}
     turn = shifts[("@milblog_a", "Трамп")]
     assert turn["before"] > 0 > turn["after"] and (turn["n_before"], turn["n_after"]) == (14, 12)
+    # Its evidence: the warmest posts before, the most scornful after, and the words.
+    assert [p["text"] for p in turn["posts_before"]] == [
+        "Трамп — мудрый и сильный лидер, настоящий успех."
+    ] * 3
+    assert all(p["score"] > 0 and p["url"].startswith("https://t.me/milblog_a/")
+               for p in turn["posts_before"])  # fmt: skip
+    assert len(turn["posts_after"]) == 3 and all(p["score"] < 0 for p in turn["posts_after"])
+    moved = {w["word"]: (w["before"], w["after"], w["value"]) for w in turn["words"]}
+    assert moved["мудрый"][:2] == (14, 0) and moved["мудрый"][2] > 0
+    assert moved["лжец"][:2] == (0, 12) and moved["лжец"][2] < 0
+    tone = shifts[("@milblog_a", None)]  # the channel's whole tone: its sample read back
+    assert {"лжец", "позор", "предатель"} <= {w["word"] for w in tone["words"]}
+    assert tone["posts_before"][0]["text"].startswith("Трамп — мудрый")
 
     [campaign] = digest["campaigns"]
     assert campaign["channels"] == ["@milblog_b", "@milblog_c"]
@@ -271,3 +290,161 @@ async def test_health_names_an_imported_channel_whose_archive_ends_before_the_pe
     assert health["@ended"]["state"] == "imported, not followed"
     assert health["@ended"]["last_post"] == (ended - timedelta(hours=1)).isoformat()
     assert health["@ended"]["posts_per_day"] == 25  # 25 posts over its one archived day
+
+
+@pytest.fixture
+async def arrivals(month: Store, pipeline: TextPipeline) -> Store:
+    """The planted month, and channels that joined the archive lately: three 8 days before
+    the day, each naming Байден four times a day as usual, and @newcomer 3 days before, warm
+    on Трамп until the day turns it to scorn (as @milblog_a)."""
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    for channel_id, name in ((4, "late_x"), (5, "late_y"), (6, "late_z"), (7, "newcomer")):
+        await month.save_channel(ChannelInfo(channel_id, name.upper(), name), "test", DAY)
+    for channel_id in (4, 5, 6):
+        posts = [
+            make(channel_id, day * 4 + n + 1, f"Байден выступил с речью. Выпуск {n}.",
+                 DAY - timedelta(days=day, hours=-2 - 5 * n))
+            for day in range(8, -1, -1) for n in range(4)
+        ]  # fmt: skip
+        await ingest(month, pipeline, channel_id, posts, DAY, scorer=scorer)
+    newcomer = [
+        make(7, day * 4 + n + 1, "Трамп — мудрый и сильный лидер, настоящий успех.",
+             DAY - timedelta(days=day, hours=-1 - 5 * n))
+        for day in range(3, 0, -1) for n in range(4)
+    ]  # fmt: skip
+    newcomer += [
+        make(
+            7,
+            100 + n,
+            f"Трамп — лжец и предатель, позор. Выпуск {n}.",
+            DAY + timedelta(hours=1 + n),
+        )
+        for n in range(12)
+    ]
+    await ingest(month, pipeline, 7, newcomer, DAY + timedelta(hours=13), scorer=scorer)
+    await add_term(month, pipeline, "Байден", [], None, "test", DAY)
+    return month
+
+
+async def test_channels_new_to_the_archive_are_listed_not_judged(
+    arrivals: Store, pipeline: TextPipeline
+) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    end = DAY + timedelta(days=1)
+    digest = await build_digest(arrivals, scorer, DAY, end, end)
+    spikes = {(s["term"], s["channel"]): s for s in digest["spikes"]}
+    # @newcomer has 3 archived days: no spike and no shift of its own, and its 12 mentions
+    # stay out of the all-channel count; the planted spike of @milblog_a stands.
+    assert set(spikes) == {("Трамп", "@milblog_a"), ("Трамп", None)}
+    assert spikes[("Трамп", None)]["count"] == 12
+    assert spikes[("Трамп", None)]["baseline"] == pytest.approx(0.5, abs=0.01)
+    # Байден: as usual in channels 8 days old, judged on those 8 days, not on 28.
+    assert not any(term == "Байден" for term, _ in spikes)
+    assert all(s["channel"] != "@newcomer" for s in digest["sentiment_shifts"])
+    shifts = {(s["channel"], s["term"]): s for s in digest["sentiment_shifts"]}
+    assert (shifts[(None, "Трамп")]["n_before"], shifts[(None, "Трамп")]["n_after"]) == (14, 12)
+    [new] = digest["new_channels"]
+    assert new["channel"] == "@newcomer" and new["posts"] == 12
+    assert new["archived_since"] == (DAY - timedelta(days=3, hours=-1)).isoformat()
+    assert new["judged_from"] == (DAY + timedelta(days=4, hours=1)).isoformat()
+    assert len(new["top_posts"]) == 3 and new["top_posts"][0]["url"].startswith(
+        "https://t.me/newcomer/"
+    )
+
+    # A week later the newcomer is judged like the others.
+    later = DAY + timedelta(days=7)
+    digest = await build_digest(arrivals, scorer, later, later + timedelta(days=1), later)
+    assert digest["new_channels"] == []
+
+
+async def test_alerts_leave_new_channels_out(arrivals: Store, pipeline: TextPipeline) -> None:
+    scorer = LexiconScorer(pipeline, build_lexicon(pipeline, builtin_entries()))
+    findings = await digest_module.alert_findings(arrivals, scorer, DAY + timedelta(hours=13))
+    keys = {f["key"] for f in findings}
+    assert "spike|Трамп|@milblog_a" in keys and "shift|Трамп|@milblog_a" in keys
+    assert not any("@newcomer" in key or "Байден" in key for key in keys)
+    spike = next(f for f in findings if f["key"] == "spike|Трамп|None")
+    assert spike["count"] == 12
+
+
+@pytest.mark.parametrize(
+    ("first_post", "backfill_since", "start"),
+    [
+        (DAY, None, DAY),
+        (DAY, DAY - timedelta(days=10), DAY - timedelta(days=10)),  # read back to a quiet past
+        (DAY, DAY + timedelta(days=1), DAY),
+        (None, DAY - timedelta(days=2), DAY - timedelta(days=2)),  # nothing posted yet
+        (None, None, None),
+    ],
+)
+async def test_a_channels_archive_starts_at_its_first_post_or_its_backfill_start(
+    store: Store, pipeline: TextPipeline, first_post: datetime | None,
+    backfill_since: datetime | None, start: datetime | None,
+) -> None:  # fmt: skip
+    await store.save_channel(ChannelInfo(1, "C", None), "test", DAY)
+    await store.save_channel(ChannelInfo(2, "Other", None), "test", DAY)
+    await ingest(store, pipeline, 2, [make(2, 1, "раньше", DAY - timedelta(days=30))], DAY)
+    if backfill_since is not None:
+        await store.follow_channel(1, backfill_since, DAY)
+    if first_post is not None:
+        later = [make(1, n, "текст", first_post + timedelta(hours=n)) for n in (3, 1, 2)]
+        await ingest(store, pipeline, 1, later, DAY)
+        start = start if start != first_post else first_post + timedelta(hours=1)
+    starts = await store.archive_starts()
+    assert starts.get(1) == start and starts[2] == DAY - timedelta(days=30)
+
+
+async def test_a_spikes_evidence_is_its_first_post_and_its_widest_reach(
+    store: Store, pipeline: TextPipeline
+) -> None:
+    """Reach is views when known, else forwards and reactions; a known view count ranks
+    above an unknown one."""
+    for channel_id in (1, 2):
+        await store.save_channel(ChannelInfo(channel_id, f"C{channel_id}", None), "test", DAY)
+    posts = {
+        1: [  # no views known: forwards and reactions decide
+            Post(1, 1, DAY + timedelta(hours=1), "Трамп один", forwards=50),
+            Post(1, 2, DAY + timedelta(hours=2), "Трамп два", forwards=2, reactions={"👍": 60}),
+        ],
+        2: [
+            Post(2, 1, DAY + timedelta(minutes=30), "Трамп три", views=500),
+            Post(2, 2, DAY + timedelta(minutes=40), "Трамп четыре", forwards=1000),
+            Post(2, 3, DAY - timedelta(hours=1), "Трамп вчера", views=9000),
+        ],
+    }
+    for channel_id, items in posts.items():
+        await ingest(store, pipeline, channel_id, items, DAY)
+    term = await add_term(store, pipeline, "Трамп", [], None, "test", DAY)
+    end = DAY + timedelta(days=1)
+
+    async def evidence(channels: list[int]) -> tuple[str | None, str | None]:
+        first, top = await store.first_and_top_mention(term.id, DAY, end, channels)
+        return (first.text if first else None, top.text if top else None)
+
+    assert await evidence([1]) == ("Трамп один", "Трамп два")
+    assert await evidence([2]) == ("Трамп три", "Трамп три")
+    assert await evidence([1, 2]) == ("Трамп три", "Трамп три")
+    assert await evidence([3]) == (None, None)
+
+
+@pytest.mark.usefixtures("isolated")
+async def test_the_command_line_shows_new_channels_and_the_evidence(
+    arrivals: Store, tmp_path: Path
+) -> None:
+    code, out, _ = await asyncio.to_thread(
+        run_cli, None, "digest", "--date", "2024-11-06", "--db", tmp_path / "archive.db"
+    )
+    assert code == 0
+    assert (
+        "Трамп in @milblog_a on 2024-11-06: 12 posts against 0.5/day (x24.0, p=3.2e-13)\n"
+        "      first: https://t.me/milblog_a/99 Трамп — лжец и предатель, позор. Выпуск 0.\n"
+        "      widest reach: https://t.me/milblog_a/106 Трамп — лжец и предатель, позор. Выпуск 7.\n"
+    ) in out
+    assert "      words: мудрый (+0.62) 14 -> 0 posts, лжец (-0.53) 0 -> 12 posts, " in out
+    assert "      before +0.91: https://t.me/milblog_a/" in out
+    assert "      after -0.75: https://t.me/milblog_a/99 Трамп — лжец" in out
+    assert (
+        "New channels (not judged until a week is archived):\n"
+        "  - @newcomer: archived since 2024-11-03T01:00:00+00:00, 12 posts, judged from "
+        "2024-11-10T01:00:00+00:00\n      https://t.me/newcomer/"
+    ) in out

@@ -7,7 +7,7 @@ import copy
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,6 +64,25 @@ def assert_well_formed(part: str) -> None:
     assert "<" not in outside_tags and ">" not in outside_tags, part
 
 
+def _post(
+    message_id: int, text: str, hour: int, channel: str = "@milblog_a", views: int | None = None
+) -> dict[str, Any]:
+    """A post as the digest quotes it, `hour` hours into 6 Nov (UTC)."""
+    username = channel.removeprefix("@") if channel.startswith("@") else "c/3"
+    return {
+        "channel": channel,
+        "channel_id": 1,
+        "message_id": message_id,
+        "date": (datetime(2024, 11, 6, tzinfo=UTC) + timedelta(hours=hour)).isoformat(),
+        "url": f"https://t.me/{username}/{message_id}",
+        "text": text,
+        "views": views,
+        "forwards": None,
+        "reactions": None,
+        "sentiment": -0.6,
+    }
+
+
 def make_digest() -> dict[str, Any]:
     """A digest as `build_digest` returns it: the planted month of tests/test_digest.py."""
     return {
@@ -113,7 +132,8 @@ def make_digest() -> dict[str, Any]:
                 "baseline": 0.5,
                 "ratio": 24.0,
                 "p_value": 1.2e-7,
-                "examples": ["https://t.me/milblog_a/99", "https://t.me/milblog_a/100"],
+                "first_post": _post(99, "Трамп — лжец и предатель, позор. Выпуск 0.", 1, views=100),
+                "top_post": _post(106, "Трамп — лжец и предатель, позор. " * 8, 8, views=12_345),
             },
             {
                 "term": "Трамп",
@@ -123,7 +143,8 @@ def make_digest() -> dict[str, Any]:
                 "baseline": 0.5,
                 "ratio": 24.0,
                 "p_value": 1.2e-7,
-                "examples": [],
+                "first_post": None,
+                "top_post": None,
             },
         ],
         "sentiment_shifts": [
@@ -137,6 +158,27 @@ def make_digest() -> dict[str, Any]:
                 "n_before": 14,
                 "n_after": 12,
                 "p_value": 3e-6,
+                "posts_before": [
+                    {**_post(4, "Трамп — мудрый и сильный лидер.", -22), "score": 0.62},
+                ],
+                "posts_after": [
+                    {**_post(99, "Трамп — лжец и предатель, позор. Выпуск 0.", 1), "score": -0.53},
+                    {**_post(100, HOSTILE_TEXT, 2, channel=HOSTILE_TITLE), "score": -0.4},
+                ],
+                "words": [
+                    {"word": "мудрый", "value": 0.62, "before": 14, "after": 0},
+                    {"word": "лжец", "value": -0.53, "before": 0, "after": 12},
+                ],
+            },
+        ],
+        "new_channels": [
+            {
+                "channel": "@newcomer",
+                "channel_id": 7,
+                "archived_since": "2024-11-03T01:00:00+00:00",
+                "judged_from": "2024-11-10T01:00:00+00:00",
+                "posts": 12,
+                "top_posts": [_post(100, "Трамп", 2), _post(101, "Трамп", 3)],
             },
         ],
         "emerging_terms": [
@@ -377,6 +419,7 @@ def test_sections_come_in_order() -> None:
         "Digest",
         "Keyword spikes",
         "Sentiment shifts",
+        "New channels",
         "Emerging terms",
         "Copy-paste campaigns",
         "Top posts",
@@ -392,13 +435,27 @@ def test_the_digest_reads_as_promised() -> None:
     text = rendered(make_digest(), UTC_ZONE)
     assert "14 posts in 3 channels (usual 9.5 a day) · 1 deleted · 1 edited" in text
     assert (
-        "🔺 «Трамп» in @milblog_a on 6 Nov: 12 posts vs 0.5/day usual (×24, p=1e-7) · "
-        '<a href="https://t.me/milblog_a/99">#1</a>, <a href="https://t.me/milblog_a/100">#2</a>'
+        "🔺 «Трамп» in @milblog_a on 6 Nov: 12 posts vs 0.5/day usual (×24, p=1e-7)\n"
+        'first: <a href="https://t.me/milblog_a/99">@milblog_a 6 Nov 01:00</a> — '
+        "Трамп — лжец и предатель, позор. Выпуск 0.\n"
+        'widest reach: <a href="https://t.me/milblog_a/106">@milblog_a 6 Nov 08:00</a> 👁 12.3k — '
+        "Трамп — лжец и предатель, позор. Трамп"
     ) in text
-    assert "🔺 «Трамп» in all channels on 6 Nov: 12 posts" in text
+    assert "позор. Трамп — лжец и преда…\n" in text  # quoted in short
     assert (
-        "↘ @milblog_a on «Трамп»: tone +0.42 → -0.61 (14 vs 12 posts, effect -0.95, p=3e-6)" in text
+        "🔺 «Трамп» in all channels on 6 Nov: 12 posts vs 0.5/day usual (×24, p=1e-7)\n\n" in text
     )
+    assert (
+        "↘ @milblog_a on «Трамп»: tone +0.42 → -0.61 (14 vs 12 posts, effect -0.95, p=3e-6)\n"
+        "words: «мудрый» + 14 → 0 posts, «лжец» − 0 → 12 posts\n"
+        'before +0.62: <a href="https://t.me/milblog_a/4">@milblog_a 5 Nov 02:00</a> — '
+        "Трамп — мудрый и сильный лидер.\n"
+        'after -0.53: <a href="https://t.me/milblog_a/99">@milblog_a 6 Nov 01:00</a> — '
+    ) in text
+    assert (
+        "🆕 @newcomer: archived since 3 Nov 01:00, 12 posts; no spikes or shifts until "
+        '10 Nov 01:00 · <a href="https://t.me/milblog_a/100">#1</a>'
+    ) in text
     assert "🌱 «лжец»: 12 posts vs 0 in the 28-day baseline (×50.3)" in text
     assert (
         "2 posts in 2 channels (2 independent, 👁 12.3k), 6 Nov 03:00 – 6 Nov 04:00, "
@@ -441,7 +498,13 @@ def test_every_post_is_a_link() -> None:
     text = rendered(digest)
     urls = [
         *(p["url"] for c in digest["channels"] for p in c["top_posts"]),
-        *(url for s in digest["spikes"] for url in s["examples"]),
+        *(s[key]["url"] for s in digest["spikes"] for key in ("first_post", "top_post") if s[key]),
+        *(
+            p["url"]
+            for s in digest["sentiment_shifts"]
+            for p in s["posts_before"] + s["posts_after"]
+        ),
+        *(p["url"] for c in digest["new_channels"] for p in c["top_posts"]),
         *(p["url"] for c in digest["campaigns"] for p in c["posts"]),
         *(p["url"] for p in digest["deletions"]),
         *(e["url"] for e in digest["edits"]),
@@ -499,6 +562,7 @@ def test_times_are_shown_in_the_readers_zone(
     [
         ("spikes", "Keyword spikes"),
         ("sentiment_shifts", "Sentiment shifts"),
+        ("new_channels", "New channels"),
         ("emerging_terms", "Emerging terms"),
         ("campaigns", "Copy-paste campaigns"),
         ("channels", "Top posts"),
@@ -512,7 +576,7 @@ def test_an_empty_section_is_left_out(key: str, heading: str) -> None:
     digest[key] = []
     text = rendered(digest)
     assert heading not in text
-    assert text.startswith("<b>📋 Digest") and text.count("\n\n<b>") == 7
+    assert text.startswith("<b>📋 Digest") and text.count("\n\n<b>") == 8
 
 
 def test_an_empty_digest_is_its_headline() -> None:
@@ -521,6 +585,7 @@ def test_an_empty_digest_is_its_headline() -> None:
         "channels",
         "spikes",
         "sentiment_shifts",
+        "new_channels",
         "emerging_terms",
         "campaigns",
         "deletions",

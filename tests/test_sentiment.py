@@ -85,6 +85,20 @@ def test_target_aware_scores_only_the_words_near_the_term(scorer: LexiconScorer)
     assert (absent.label, absent.hits) == ("neutral", 0)
 
 
+def test_a_score_names_the_words_that_made_it(scorer: LexiconScorer) -> None:
+    """What a shift's evidence is built from: each hit with what it added, the modifiers
+    applied, emoji included; around a term, only the words near it, weighted by distance."""
+    whole = scorer.score("Не мудрый, а очень лживый человек 🤡")
+    words = dict(whole.words)
+    assert set(words) == {"мудрый", "лживый", "🤡"} and whole.hits == 3
+    assert words["мудрый"] < 0 < scorer.score("мудрый").words[0][1]  # negated
+    assert words["лживый"] < scorer.score("лживый").words[0][1]  # intensified
+    assert words["🤡"] == pytest.approx(-0.6)
+    text = "Путин — мудрый лидер. " + "Совещание продлилось до вечера. " * 3 + "Трамп — лжец."
+    assert [word for word, _ in scorer.score(text, "Трамп").words] == ["лжец"]
+    assert scorer.score("Совещание продлилось до вечера.").words == ()
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300), st.one_of(st.none(), st.text(max_size=20)))
 def test_scores_stay_in_range(scorer: LexiconScorer, text: str, target: str | None) -> None:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from monitor.analysis.shifts import judge_shift, mann_whitney
+from monitor.analysis.shifts import MovedWord, judge_shift, mann_whitney, moved_words, telling
 
 
 def scores(mean: float, count: int, seed: int, spread: float = 0.35) -> list[float]:
@@ -60,3 +60,31 @@ def test_false_alarm_rate_on_stationary_noise() -> None:
         for seed in range(1000)
     )
     assert flagged / 1000 < 0.01
+
+
+def test_the_words_that_moved_a_turn_for_the_worse() -> None:
+    before = [[("мудрый", 0.7), ("успех", 0.5)], [("мудрый", 0.7)], [], [("плохой", -0.4)]]
+    after = [[("лжец", -0.6), ("лжец", -0.6)], [("лжец", -0.6), ("успех", 0.5)], [("плохой", -0.4)]]
+    words = moved_words(before, after, direction=-1.0)
+    # лжец: 0 -> -0.6 a post; мудрый: +0.35 -> 0; плохой: -0.1 -> -0.13; успех rose: left out.
+    assert words == [
+        MovedWord("лжец", -0.6, 0, 2),
+        MovedWord("мудрый", 0.7, 2, 0),
+        MovedWord("плохой", -0.4, 1, 1),
+    ]
+    assert moved_words(before, after, direction=-1.0, limit=1) == words[:1]
+    assert moved_words([[], []], [[]], direction=1.0) == []
+
+
+@pytest.mark.parametrize(
+    ("scores", "direction", "expected"),
+    [
+        ([0.2, -0.5, 0.9, 0.0, 0.4, 0.1], 1.0, [2, 4, 0]),
+        ([0.2, -0.5, 0.9, 0.0, -0.7], -1.0, [4, 1]),  # fewer than three against: only those
+        ([0.0, 0.0], 1.0, []),  # a neutral post shows no tone
+    ],
+)
+def test_the_telling_posts_of_a_side(
+    scores: list[float], direction: float, expected: list[int]
+) -> None:
+    assert telling(scores, direction) == expected

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from monitor.analysis.spikes import covered_days, judge_sum, poisson_tail
 from monitor.analysis.spikes import judge_day as judge
-from monitor.analysis.spikes import poisson_tail
 
 DAY = date(2024, 11, 6)
 
@@ -82,3 +82,61 @@ def test_false_alarm_rate_on_stationary_noise() -> None:
             flagged += judge(series, day).flagged
             tested += 1
     assert flagged / tested < 0.001
+
+
+def at(days_before: float) -> datetime:
+    """The moment `days_before` days before DAY begins (UTC)."""
+    return datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) - timedelta(days=days_before)
+
+
+@pytest.mark.parametrize(
+    ("start", "covered"),
+    [
+        (None, 28.0),
+        (at(40), 28.0),
+        (at(28), 28.0),
+        (at(27.75), 27.75),  # the first day counts from 06:00 on
+        (at(10), 10.0),
+        (at(0.5), 0.5),  # began at noon the day before
+        (at(-0.5), 0.0),  # began on the day itself
+        (at(-3), 0.0),
+    ],
+)
+def test_the_baseline_covers_only_archived_days(start: datetime | None, covered: float) -> None:
+    assert covered_days(start, DAY) == pytest.approx(covered)
+
+
+@pytest.mark.parametrize(
+    ("days_archived", "daily", "count", "flagged"),
+    [
+        (3, 1, 30, False),  # under 7 archived days: no baseline yet, whatever the day holds
+        (6.9, 1, 30, False),
+        (7, 1, 30, True),
+        (10, 2, 6, False),  # its usual 2 a day over 10 days, not 10/28 of it
+        (10, 2, 20, True),
+    ],
+)
+def test_a_channel_is_judged_on_its_archived_days(
+    days_archived: float, daily: int, count: int, flagged: bool
+) -> None:
+    start = at(days_archived)
+    counts = {DAY - timedelta(days=i): daily for i in range(1, math.ceil(days_archived) + 1)}
+    result = judge({**counts, DAY: count}, DAY, start)
+    assert result.flagged is flagged
+    if days_archived >= 7:
+        assert result.baseline == pytest.approx(daily * math.ceil(days_archived) / days_archived)
+
+
+def test_channels_joining_the_archive_never_make_a_spike_together() -> None:
+    """Three channels 8 days old, 4 a day each as usual, and an old one at 0.5: summed over
+    28 days the newcomers would look like 12 against 3.4 a day."""
+    old = {**history(0.5), DAY: 0}
+    newcomers = [({DAY - timedelta(days=i): 4 for i in range(0, 9)}, at(8)) for _ in range(3)]
+    result = judge_sum([(old, None), *newcomers], DAY)
+    assert result.count == 12 and not result.flagged
+    assert result.baseline == pytest.approx(12 + sum(old.values()) / 28, abs=0.01)
+    # A real rise still shows through, and a channel in its first days counts on neither side.
+    rising = [({**counts, DAY: 15}, start) for counts, start in newcomers]
+    brand_new = ({DAY: 50}, at(2))
+    result = judge_sum([(old, None), *rising, brand_new], DAY)
+    assert result.count == 45 and result.flagged

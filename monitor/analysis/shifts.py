@@ -11,6 +11,7 @@ so a large channel's tiny but "significant" drift stays quiet.
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,3 +86,54 @@ def judge_shift(
         n1, n2, round(mean_before, 4), round(mean_after, 4), round(difference, 4),
         round(effect, 4), p_value, flagged,
     )  # fmt: skip
+
+
+# ---- evidence: what an analyst reads to check a shift ------------------------------------------
+
+EVIDENCE_POSTS = 3
+MOVED_WORDS = 5
+
+
+@dataclass(frozen=True)
+class MovedWord:
+    word: str
+    value: float  # mean contribution of one hit to a post's score: its sign is its tone
+    before: int  # posts of the baseline side where it counted
+    after: int  # posts of the period side where it counted
+
+
+def moved_words(
+    before: Sequence[Sequence[tuple[str, float]]],
+    after: Sequence[Sequence[tuple[str, float]]],
+    direction: float,
+    limit: int = MOVED_WORDS,
+) -> list[MovedWord]:
+    """From the lexicon hits (word, contribution) of each post on both sides, the words that
+    moved the mean score most toward `direction` (the sign of the shift): a word's weight on
+    a side is its summed contribution per post there, its move the change of that weight."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    hits: Counter[str] = Counter()
+    posts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    for side, side_posts in enumerate((before, after)):
+        for post in side_posts:
+            for word, value in post:
+                totals[word][side] += value
+                hits[word] += 1
+            posts[side].update({word for word, _ in post})
+    moves = {
+        word: after_sum / max(len(after), 1) - before_sum / max(len(before), 1)
+        for word, (before_sum, after_sum) in totals.items()
+    }
+    ranked = sorted((w for w, move in moves.items() if move * direction > 0),
+                    key=lambda w: (-abs(moves[w]), w))  # fmt: skip
+    return [
+        MovedWord(word, round(sum(totals[word]) / hits[word], 3), posts[0][word], posts[1][word])
+        for word in ranked[:limit]
+    ]
+
+
+def telling(scores: Sequence[float], direction: float, limit: int = EVIDENCE_POSTS) -> list[int]:
+    """Indices of up to `limit` scores furthest toward `direction` (its sign), none neutral or
+    against it: the posts that show a side's tone best."""
+    toward = [i for i, score in enumerate(scores) if score * direction > 0]
+    return sorted(toward, key=lambda i: -scores[i] * direction)[:limit]

@@ -29,6 +29,7 @@ from monitor.search.snippet import render_segments
 # Telegram counts the parsed text; counting the HTML source instead is stricter, so safe.
 TELEGRAM_LIMIT = 4096  # UTF-16 code units per message
 CAMPAIGN_LINKS = 10  # posts linked per campaign; the rest are only counted
+EVIDENCE_TEXT = 120  # characters of a post quoted as evidence under a spike or a shift
 # Explicit direction embeddings, overrides and isolates: in a channel title they would
 # reverse the rest of our line. Marks (LRM, RLM) only nudge neutral characters and stay, as do
 # zero-width joiners, which hold emoji sequences together.
@@ -182,17 +183,36 @@ def _post_text(text: str | None) -> str:
     return _outside(text) or "<i>(no text)</i>"
 
 
+_REACH_FIGURES = (("👁", "views"), ("↗", "forwards"), ("❤", "reactions"))
+
+
+def _reach(post: Mapping[str, Any], figures: tuple[tuple[str, str], ...] = _REACH_FIGURES) -> str:
+    """The post's figures that are known (views, forwards and reactions unless told), each
+    followed by a space."""
+    return "".join(f"{icon} {_count(post[key])} " for icon, key in figures if post[key])
+
+
+def _evidence_post(post: Mapping[str, Any], zone: ZoneInfo, figures: str = "") -> str:
+    """A post quoted as evidence: channel and time as its link, then the start of its text."""
+    flat = " ".join((post["text"] or "").split())
+    if len(flat) > EVIDENCE_TEXT:
+        flat = flat[: EVIDENCE_TEXT - 1].rstrip() + "…"
+    where = f"{_outside(post['channel'])} {_local_time(post['date'], zone)}"
+    return f"{_link(post['url'], where)} {figures}— {_post_text(flat)}"
+
+
 # ---- the digest ------------------------------------------------------------------------------
 
 
 def render_digest(digest: Mapping[str, Any], zone: ZoneInfo) -> list[str]:
     """The digest from `monitor.digest.build_digest` as message parts: the headline, then
-    spikes, sentiment shifts, emerging terms, campaigns, top posts, deletions, edits and
+    spikes, sentiment shifts, new channels, emerging terms, campaigns, top posts, deletions, edits and
     collection health, each section left out when it has nothing to say."""
     baseline_days = digest["period"]["baseline_days"]
     sections = (
         ("🔺 Keyword spikes", [_spike_line(s, zone) for s in digest["spikes"]]),
-        ("🌡 Sentiment shifts", [_shift_line(s) for s in digest["sentiment_shifts"]]),
+        ("🌡 Sentiment shifts", [_shift_item(s, zone) for s in digest["sentiment_shifts"]]),
+        ("🆕 New channels", [_new_channel_line(c, zone) for c in digest["new_channels"]]),
         ("🌱 Emerging terms", [_emerging_line(t, baseline_days) for t in digest["emerging_terms"]]),
         (
             "📣 Copy-paste campaigns",
@@ -227,23 +247,50 @@ def _headline(digest: Mapping[str, Any], zone: ZoneInfo) -> str:
 
 def _spike_line(spike: Mapping[str, Any], zone: ZoneInfo) -> str:
     where = _outside(spike["channel"]) if spike["channel"] is not None else "all channels"
-    examples = ", ".join(_link(url, f"#{n}") for n, url in enumerate(spike["examples"], 1))
-    return (
+    lines = [
         f"🔺 «{_outside(spike['term'])}» in {where} on {_utc_day(spike['day'], zone)}: "
         f"{spike['count']:,} posts vs {_figure(spike['baseline'])}/day usual "
         f"(×{_figure(spike['ratio'])}, {_p_value(spike['p_value'])})"
-        + (f" · {examples}" if examples else "")
-    )
+    ]
+    first, top = spike["first_post"], spike["top_post"]
+    if first is not None:
+        lines.append(f"first: {_evidence_post(first, zone)}")
+    if top is not None and (first is None or top["url"] != first["url"]):
+        lines.append(f"widest reach: {_evidence_post(top, zone, _reach(top))}")
+    return "\n".join(lines)
 
 
-def _shift_line(shift: Mapping[str, Any]) -> str:
+def _shift_item(shift: Mapping[str, Any], zone: ZoneInfo) -> str:
+    """The turn, the words that moved it and the posts that show each side's tone."""
     where = _outside(shift["channel"]) if shift["channel"] is not None else "all channels"
     about = f" on «{_outside(shift['term'])}»" if shift["term"] is not None else " overall"
     arrow = "↗" if shift["difference"] > 0 else "↘"
-    return (
+    lines = [
         f"{arrow} {where}{about}: tone {shift['before']:+.2f} → {shift['after']:+.2f} "
         f"({shift['n_before']:,} vs {shift['n_after']:,} posts, effect {shift['effect']:+.2f}, "
         f"{_p_value(shift['p_value'])})"
+    ]
+    if shift["words"]:
+        lines.append(
+            "words: "
+            + ", ".join(
+                f"«{_outside(w['word'])}» {'+' if w['value'] > 0 else '−'} "
+                f"{w['before']:,} → {w['after']:,} posts"
+                for w in shift["words"]
+            )
+        )
+    for side, posts in (("before", shift["posts_before"]), ("after", shift["posts_after"])):
+        lines += [f"{side} {p['score']:+.2f}: {_evidence_post(p, zone)}" for p in posts]
+    return "\n".join(lines)
+
+
+def _new_channel_line(channel: Mapping[str, Any], zone: ZoneInfo) -> str:
+    links = ", ".join(_link(p["url"], f"#{n}") for n, p in enumerate(channel["top_posts"], 1))
+    return (
+        f"🆕 {_outside(channel['channel'])}: archived since "
+        f"{_local_time(channel['archived_since'], zone)}, {channel['posts']:,} posts; "
+        f"no spikes or shifts until {_local_time(channel['judged_from'], zone)}"
+        + (f" · {links}" if links else "")
     )
 
 
@@ -283,10 +330,8 @@ def _campaign_tail(digest: Mapping[str, Any]) -> list[str]:
     ]
 
 
-_POST_FIGURES = (
-    ("👁", "views"), ("↗", "forwards"), ("❤", "reactions"),
-    ("🔁", "archive_forwards"), ("💬", "archive_replies"),
-)  # fmt: skip
+# A top post also shows how often the archive's own channels forwarded it and replied to it.
+_POST_FIGURES = (*_REACH_FIGURES, ("🔁", "archive_forwards"), ("💬", "archive_replies"))
 
 
 def _top_posts_items(channels: Sequence[Mapping[str, Any]], zone: ZoneInfo) -> list[str]:
@@ -311,11 +356,9 @@ def _channel_item(channel: Mapping[str, Any], zone: ZoneInfo) -> str:
         f"(usual {_figure(channel['baseline'])})"
     ]
     for post in channel["top_posts"]:
-        figures = [f"{icon} {_count(post[key])}" for icon, key in _POST_FIGURES if post[key]]
         lines.append(
             f"• {_link(post['url'], _local_time(post['date'], zone))} "
-            + "".join(f"{figure} " for figure in figures)
-            + f"— {_post_text(post['text'])}"
+            f"{_reach(post, _POST_FIGURES)}— {_post_text(post['text'])}"
         )
     return "\n".join(lines)
 
@@ -368,7 +411,7 @@ def render_alert(finding: Mapping[str, Any], zone: ZoneInfo) -> str:
     if finding["kind"] == "spike":
         return f"🚨 <b>Alert</b>\n{_spike_line(finding, zone)}"
     if finding["kind"] == "shift":
-        return f"🚨 <b>Alert</b>\n{_shift_line(finding)}"
+        return f"🚨 <b>Alert</b>\n{_shift_item(finding, zone)}"
     raise ValueError(f"no alert text for findings of kind {finding['kind']!r}")
 
 

@@ -167,6 +167,24 @@ def _echoes(post: dict[str, Any]) -> str:
     return f" ({', '.join(counts)} in the archive)" if counts else ""
 
 
+def _spike_evidence(spike: dict[str, Any]) -> str:
+    first, top = spike["first_post"], spike["top_post"]
+    lines = [f"first: {first['url']} {first['text']}"] if first else []
+    if top and (not first or top["url"] != first["url"]):
+        lines.append(f"widest reach: {top['url']} {top['text']}")
+    return "".join(f"\n      {line}" for line in lines)
+
+
+def _shift_evidence(shift: dict[str, Any]) -> str:
+    words = ", ".join(f"{w['word']} ({w['value']:+.2f}) {w['before']} -> {w['after']} posts"
+                      for w in shift["words"])  # fmt: skip
+    lines = [f"words: {words}"] if words else []
+    lines += [f"{side} {p['score']:+.2f}: {p['url']} {p['text']}"
+              for side, key in (("before", "posts_before"), ("after", "posts_after"))
+              for p in shift[key]]  # fmt: skip
+    return "".join(f"\n      {line}" for line in lines)
+
+
 class DigestError(ValueError):
     """The digest period given cannot be used."""
 
@@ -188,11 +206,14 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
              f"{totals['channels']} channel(s), {totals['deleted']} deleted, {totals['edited']} edited")  # fmt: skip
     sections = (
         ("Keyword spikes", [f"{s['term']} in {s['channel'] or 'all channels'} on {s['day']}: {s['count']} posts "
-                            f"against {s['baseline']}/day (x{s['ratio']}, p={s['p_value']:.1e}) {' '.join(s['examples'])}"
+                            f"against {s['baseline']}/day (x{s['ratio']}, p={s['p_value']:.1e})" + _spike_evidence(s)
                             for s in digest["spikes"]]),
         ("Sentiment shifts", [f"{s['channel'] or 'all channels'}{' on ' + s['term'] if s['term'] else ''}: "
                               f"{s['before']:+.2f} -> {s['after']:+.2f} ({s['n_before']} -> {s['n_after']} posts, p={s['p_value']:.1e})"
-                              for s in digest["sentiment_shifts"]]),
+                              + _shift_evidence(s) for s in digest["sentiment_shifts"]]),
+        ("New channels (not judged until a week is archived)",
+         [f"{c['channel']}: archived since {c['archived_since']}, {c['posts']} posts, judged from {c['judged_from']}"
+          + "".join(f"\n      {p['url']} {p['text']}" for p in c["top_posts"]) for c in digest["new_channels"]]),
         ("Emerging terms", [f"{t['term']}: {t['posts']} posts (baseline {t['baseline_posts']})" for t in digest["emerging_terms"]]),
         ("Copy-paste campaigns", [f"{', '.join(c['channels'])} ({c['networks']} independent"
                                   f"{', ' + format(c['views'], ',') + ' views' if c['views'] else ''}, "

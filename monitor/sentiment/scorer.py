@@ -52,6 +52,9 @@ class Sentiment:
     score: float
     label: str  # positive, neutral, negative
     hits: int  # lexicon words and emoji that counted
+    # Those words (lemmas) and emoji with what each added to the sum (the lexicon scorer's
+    # only: a model names no words); a shift's evidence names the ones that moved it.
+    words: tuple[tuple[str, float], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"label": self.label, "score": round(self.score, 4), "hits": self.hits}
@@ -143,9 +146,10 @@ class LexiconScorer:
         if target is None:
             values = self._word_values(lemmas)
             # Counting each emoji with str.count is several times faster than a regex scan.
-            emoji = [value for symbol, value in EMOJI.items() for _ in range(text.count(symbol))]
-            hits = sum(1 for v in values if v) + len(emoji)
-            return self._result(sum(values) + sum(emoji), hits, self.thresholds)
+            emoji = [(symbol, value) for symbol, value in EMOJI.items()
+                     for _ in range(text.count(symbol))]  # fmt: skip
+            words = [(lemmas[i], v) for i, v in enumerate(values) if v] + emoji
+            return self._result(sum(v for _, v in words), words, self.thresholds)
         mentions = _occurrences(lemmas, list(target))
         size = len(target)
         if not mentions:
@@ -153,20 +157,21 @@ class LexiconScorer:
         # Only the stretch around the mentions can count (with room for its words' modifiers).
         start = max(0, mentions[0] - TARGET_WINDOW - NEGATION_WINDOW)
         values = self._word_values(lemmas[start : mentions[-1] + size + TARGET_WINDOW])
-        total, hits = 0.0, 0
+        words = []
         for i, value in enumerate(values, start):
             if not value or any(m <= i < m + size for m in mentions):
                 continue  # the target's own words say nothing about it
             distance = min(abs(i - m) for m in mentions)
             if distance <= TARGET_WINDOW:
-                total += value * (1 - distance / (TARGET_WINDOW + 1))
-                hits += 1
-        return self._result(total, hits, self.target_thresholds)
+                words.append((lemmas[i], value * (1 - distance / (TARGET_WINDOW + 1))))
+        return self._result(sum(v for _, v in words), words, self.target_thresholds)
 
     @staticmethod
-    def _result(total: float, hits: int, thresholds: tuple[float, float]) -> Sentiment:
-        score = compound(total) if hits else 0.0
-        return Sentiment(score, label_for(score, thresholds), hits)
+    def _result(
+        total: float, words: list[tuple[str, float]], thresholds: tuple[float, float]
+    ) -> Sentiment:
+        score = compound(total) if words else 0.0
+        return Sentiment(score, label_for(score, thresholds), len(words), tuple(words))
 
 
 def _occurrences(lemmas: Sequence[str], wanted: list[str]) -> list[int]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.store.base import StoreBase, chunks, from_db, fts_any, placeholders, to_db
+from monitor.store.base import StoreBase, chunks, from_db, placeholders, to_db
 
 
 @dataclass(frozen=True)
@@ -84,21 +84,37 @@ class DigestMixin(StoreBase):
         )
         return {row[0]: row[1] for row in rows if row[1]}
 
+    async def archive_starts(self) -> dict[int, datetime]:
+        """Where each channel's archive begins: its first archived post or the date its
+        backfill reads back to, whichever is earlier (channels with neither left out)."""
+        # min() over the (channel_id, date) index: one index probe per channel.
+        rows = await self._db.execute_fetchall(
+            "SELECT id, backfill_since, (SELECT min(date) FROM posts p WHERE p.channel_id = c.id) "
+            "FROM channels c"
+        )
+        starts = {}
+        for channel_id, *dates in rows:
+            known = [moment for moment in map(from_db, dates) if moment is not None]
+            if known:
+                starts[channel_id] = min(known)
+        return starts
+
     async def sentiments_by_channel(
         self, since: datetime, until: datetime, per_channel: int, counts: dict[int, int]
-    ) -> dict[int, list[float]]:
-        """Each channel's post scores in [since, until), thinned by row id to between half
-        of `per_channel` and all of it (a test's power is bounded by its smaller side, the
-        period, so more would add little). `counts` is `posts_per_channel` of the range."""
+    ) -> dict[int, list[tuple[int, float]]]:
+        """Each channel's (post row id, score) in [since, until), thinned by row id to
+        between half of `per_channel` and all of it (a test's power is bounded by its smaller
+        side, the period, so more would add little). `counts` is `posts_per_channel` of the
+        range."""
         found = {}
         for channel_id, count in counts.items():
             step = -(-count // per_channel)
             rows = await self._db.execute_fetchall(
-                "SELECT sentiment FROM posts WHERE channel_id = ? AND date >= ? AND date < ? "
+                "SELECT id, sentiment FROM posts WHERE channel_id = ? AND date >= ? AND date < ? "
                 "AND sentiment IS NOT NULL AND id % ? = 0",
                 (channel_id, to_db(since), to_db(until), step),
             )
-            found[channel_id] = [row[0] for row in rows]
+            found[channel_id] = [(row[0], row[1]) for row in rows]
         return found
 
     async def sample_lemmas(
@@ -217,15 +233,29 @@ class DigestMixin(StoreBase):
             )
         return edits
 
-    async def mentions(
-        self, patterns: Sequence[str], since: datetime, until: datetime,
-        channel_id: int | None = None, limit: int = 3,
-    ) -> list[PeriodPost]:  # fmt: skip
-        """Posts of the period whose lemmas hold one of the patterns, most viewed first."""
-        rows = await self._db.execute_fetchall(
-            "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
-            "WHERE posts_fts MATCH ? AND p.date >= ? AND p.date < ? AND (? IS NULL OR p.channel_id = ?) "
-            "ORDER BY coalesce(p.views, 0) + 10 * coalesce(p.forwards, 0) DESC, p.date LIMIT ?",
-            (fts_any(patterns), to_db(since), to_db(until), channel_id, channel_id, limit),
+    async def first_and_top_mention(
+        self, term_id: int, since: datetime, until: datetime, channel_ids: Sequence[int]
+    ) -> tuple[PeriodPost | None, PeriodPost | None]:
+        """Of the posts of these channels mentioning the term in [since, until): the first,
+        and the one of widest reach (views when known, else forwards and reactions)."""
+        where = (
+            f"m.term_id = ? AND m.date >= ? AND m.date < ? "
+            f"AND m.channel_id IN ({placeholders(len(channel_ids))})"
         )
-        return await self.posts_by_id([row[0] for row in rows])
+        params = (term_id, to_db(since), to_db(until), *channel_ids)
+        first = await self._rows(
+            f"SELECT m.post_id FROM watch_mentions m WHERE {where} ORDER BY m.date, m.post_id "
+            "LIMIT 1",
+            params,
+        )
+        top = await self._rows(
+            f"SELECT m.post_id FROM watch_mentions m JOIN posts p ON p.id = m.post_id WHERE {where} "
+            "ORDER BY p.views IS NULL, p.views DESC, "
+            "coalesce(p.forwards, 0) + coalesce(p.reactions, 0) DESC, p.date, p.id LIMIT 1",
+            params,
+        )
+        posts = {p.id: p for p in await self.posts_by_id([row[0] for row in [*first, *top]])}
+        return (
+            posts[first[0][0]] if first else None,
+            posts[top[0][0]] if top else None,
+        )
